@@ -1,0 +1,3 @@
+"""streammask: a streaming masking proxy for Debezium CDC replication into non-production."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,5 @@
+import sys
+
+from streammask.cli import main
+
+sys.exit(main())

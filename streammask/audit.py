@@ -1,0 +1,85 @@
+"""Audit counts: what was masked, how, under which policy and key id. Never a value.
+
+``AuditCounts`` accumulates outcomes (the offline CLI keeps one for a whole run; the proxy keeps one
+per transaction) and renders the JSON document described by ``schemas/audit-summary.schema.json``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from typing import Any
+
+from streammask import __version__
+from streammask.outcome import Blocked, Coordinates, Masked, Outcome
+from streammask.plan import ColumnStats
+
+MAX_BLOCKED_LISTED = 10_000
+
+
+def utc_now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class AuditCounts:
+    def __init__(self, policy_sha256: str, key_id: str) -> None:
+        self.policy_sha256 = policy_sha256
+        self.key_id = key_id
+        self.started_at = utc_now()
+        self.records_in = 0
+        self.records_out = 0
+        self.ops: Counter[tuple[str, str]] = Counter()
+        self.kinds: Counter[str] = Counter()
+        self.columns: Counter[ColumnStats] = Counter()
+        self.blocked: list[dict[str, Any]] = []
+        self.blocked_total = 0
+        self.blocked_by_code: Counter[str] = Counter()
+
+    def add(self, where: Coordinates, outcome: Outcome) -> None:
+        self.records_in += 1
+        if isinstance(outcome, Masked):
+            self.records_out += 1
+            self.kinds[outcome.kind.value] += 1
+            if outcome.table is not None:
+                self.ops[(outcome.table, outcome.op or outcome.kind.value)] += 1
+            self.columns.update(outcome.masked_columns)
+            return
+        self.add_blocked(where, outcome)
+
+    def add_blocked(self, where: Coordinates, outcome: Blocked) -> None:
+        self.blocked_total += 1
+        reason = outcome.reason
+        self.blocked_by_code[reason.code.value] += 1
+        if len(self.blocked) < MAX_BLOCKED_LISTED:
+            self.blocked.append(
+                {
+                    "topic": where.topic,
+                    "partition": where.partition,
+                    "offset": where.offset,
+                    "code": reason.code.value,
+                    "table": reason.table,
+                    "column": reason.column,
+                    "reason": reason.detail,
+                }
+            )
+
+    def as_dict(self) -> dict[str, Any]:
+        tables: dict[str, dict[str, Any]] = {}
+        for (table, op), n in sorted(self.ops.items()):
+            tables.setdefault(table, {"ops": {}, "columns": {}})["ops"][op] = n
+        for stats, n in sorted(self.columns.items(), key=lambda kv: (kv[0].table, kv[0].column)):
+            entry = tables.setdefault(stats.table, {"ops": {}, "columns": {}})
+            entry["columns"][stats.column] = {"strategy": stats.strategy, "values_masked": n}
+        return {
+            "streammask_version": __version__,
+            "policy_sha256": self.policy_sha256,
+            "key_id": self.key_id,
+            "started_at": self.started_at,
+            "finished_at": utc_now(),
+            "records": {"in": self.records_in, "out": self.records_out, "blocked": self.blocked_total},
+            "events": dict(sorted(self.kinds.items())),
+            "tables": tables,
+            "blocked_by_code": dict(sorted(self.blocked_by_code.items())),
+            "blocked": self.blocked,
+            "blocked_truncated": self.blocked_total > len(self.blocked),
+        }

@@ -1,0 +1,149 @@
+"""The ``streammask`` command line: ``mask`` (offline, kcat -J lines), ``check`` and ``policy-schema``.
+
+Exit codes: 0 success; 1 records blocked or policy gaps found; 2 invalid policy, key, input or usage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import logging
+import sys
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import IO
+
+import orjson
+
+from streammask import __version__, logs
+from streammask.audit import AuditCounts
+from streammask.bootstrap import open_masker
+from streammask.check import check_sample
+from streammask.errors import DecodeError, PolicyError, StreamMaskError
+from streammask.kcat_io import KcatRecord, format_line, read_records
+from streammask.outcome import Blocked, BlockCode, BlockReason, Coordinates, Masked
+from streammask.policy import load_policy
+from streammask.policy.schema_export import policy_json_schema
+
+log = logging.getLogger("streammask.cli")
+
+EXIT_OK, EXIT_BLOCKED, EXIT_INVALID = 0, 1, 2
+
+
+@contextlib.contextmanager
+def _open(path: str | None, mode: str, default: IO[bytes]) -> Iterator[IO[bytes]]:
+    if path is None or path == "-":
+        yield default
+    else:
+        with open(path, mode) as handle:
+            yield handle  # type: ignore[misc]
+
+
+def cmd_mask(args: argparse.Namespace) -> int:
+    setup = open_masker(args.policy)
+    audit = AuditCounts(setup.loaded.sha256, setup.key.key_id)
+    masker = setup.masker
+    with _open(args.input, "rb", sys.stdin.buffer) as src, _open(args.output, "wb", sys.stdout.buffer) as dst:
+        for line_no, item in read_records(src):
+            if isinstance(item, DecodeError):
+                where = _line_coordinates(line_no)
+                blocked = Blocked(BlockReason(BlockCode.UNDECODABLE, str(item)))
+                audit.add(where, blocked)
+                _log_blocked(where, blocked)
+                continue
+            record: KcatRecord = item
+            outcome = masker.mask(record.coordinates.topic, record.key, record.value, record.headers)
+            audit.add(record.coordinates, outcome)
+            if isinstance(outcome, Masked):
+                dst.write(format_line(record.coordinates, outcome.key, outcome.value, outcome.headers, record.extra))
+            else:
+                _log_blocked(record.coordinates, outcome)
+    if args.audit:
+        Path(args.audit).write_bytes(orjson.dumps(audit.as_dict(), option=orjson.OPT_INDENT_2) + b"\n")
+    log.info("mask finished", extra={"fields": {"records_in": audit.records_in, "records_out": audit.records_out,
+                                                "blocked": audit.blocked_total}})
+    return EXIT_BLOCKED if audit.blocked_total else EXIT_OK
+
+
+def _line_coordinates(line_no: int) -> Coordinates:
+    return Coordinates(f"<input line {line_no}>", -1, -1)
+
+
+def _log_blocked(where: Coordinates, outcome: Blocked) -> None:
+    r = outcome.reason
+    log.error(
+        "record blocked",
+        extra={"fields": {"topic": where.topic, "partition": where.partition, "offset": where.offset,
+                          "code": r.code.value, "table": r.table, "column": r.column, "reason": r.detail}},
+    )
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    loaded = load_policy(args.policy)
+    print(f"{args.policy}: policy valid ({len(loaded.policy.tables)} tables, sha256 {loaded.sha256[:12]}…)")
+    if not args.sample:
+        return EXIT_OK
+    with _open(args.sample, "rb", sys.stdin.buffer) as src:
+        pairs: list[tuple[bytes | None, bytes | None]] = []
+        bad_lines = 0
+        for _, item in read_records(src):
+            if isinstance(item, DecodeError):
+                bad_lines += 1
+            else:
+                pairs.append((item.key, item.value))
+    report = check_sample(loaded, pairs)
+    report.undecodable += bad_lines
+    for line in report.lines():
+        print(line)
+    print(f"{report.records} record(s) scanned, {len(report.seen_tables)} table(s) seen: "
+          + ("no gaps" if report.ok else "gaps found"))
+    return EXIT_OK if report.ok else EXIT_BLOCKED
+
+
+def cmd_policy_schema(args: argparse.Namespace) -> int:
+    sys.stdout.write(policy_json_schema())
+    return EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="streammask", description="Mask Debezium change events for non-prod.")
+    parser.add_argument("--version", action="version", version=f"streammask {__version__}")
+    parser.add_argument("--log-level", default="INFO", help="log level for the JSON logs on stderr")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    mask = sub.add_parser("mask", help="mask records given as kcat -J JSON lines")
+    mask.add_argument("--policy", required=True, help="policy YAML file")
+    mask.add_argument("--input", help="input JSON lines (default: stdin)")
+    mask.add_argument("--output", help="output JSON lines (default: stdout)")
+    mask.add_argument("--audit", help="write a JSON audit summary here")
+    mask.set_defaults(func=cmd_mask)
+
+    check = sub.add_parser("check", help="validate a policy; with --sample, report unclassified tables/columns")
+    check.add_argument("--policy", required=True)
+    check.add_argument("--sample", help="kcat -J JSON lines to check coverage against")
+    check.set_defaults(func=cmd_check)
+
+    schema = sub.add_parser("policy-schema", help="print the policy file's JSON Schema")
+    schema.set_defaults(func=cmd_policy_schema)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logs.configure(args.log_level)
+    try:
+        return int(args.func(args))
+    except PolicyError as exc:
+        for problem in exc.problems:
+            print(f"error: {problem}", file=sys.stderr)
+        return EXIT_INVALID
+    except StreamMaskError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_INVALID
+    except OSError as exc:
+        print(f"error: {exc.filename or ''}: {exc.strerror}", file=sys.stderr)
+        return EXIT_INVALID
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,255 @@
+"""Masking one Kafka record of Debezium JSON: bytes in, a typed ``Outcome`` out. No Kafka I/O here.
+
+Everything that carries row data is masked: ``before``, ``after``, the message key (with exactly the
+transform of the same columns in the value), the ``__debezium.oldkey``/``newkey`` headers, and MySQL's
+``source.query`` (nulled). Anything the policy does not classify is blocked, never passed.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Sequence
+from typing import Any
+
+import orjson
+
+from streammask.envelope import (
+    CHANGE_OPS,
+    ENVELOPE_FIELDS,
+    KEY_HEADERS,
+    SOURCE_ROW_DATA_FIELDS,
+    classify,
+    row_struct_schema,
+    split_converter_framing,
+    table_of,
+    tombstone_table_candidates,
+)
+from streammask.errors import DecodeError, MaskingError
+from streammask.outcome import Blocked, BlockCode, BlockReason, EventKind, Masked, Outcome
+from streammask.plan import ColumnStats, CompiledPolicy, NotApplicable, RowMasker, TablePlan, Unclassified
+from streammask.strategies.base import RowContext
+from streammask.types import ColumnType, from_connect_schema
+
+Headers = Sequence[tuple[str, bytes | None]]
+
+
+class _Block(Exception):
+    """Internal: stop masking this record with a reason."""
+
+    def __init__(self, reason: BlockReason, kind: EventKind | None = None, op: str | None = None) -> None:
+        self.reason = reason
+        self.kind = kind
+        self.op = op
+
+
+def _loads(data: bytes, what: str) -> Any:
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError:
+        raise DecodeError(f"{what} is not valid JSON") from None
+
+
+class _Doc:
+    """One decoded key or value: converter framing, schema bytes (the cache key) and payload."""
+
+    __slots__ = ("framed", "schema", "schema_bytes", "payload", "order")
+
+    def __init__(self, data: bytes, what: str) -> None:
+        doc = _loads(data, what)
+        self.schema, self.payload, self.framed = split_converter_framing(doc)
+        self.schema_bytes = orjson.dumps(self.schema) if self.schema is not None else None
+        self.order = tuple(doc) if self.framed else ()
+
+    def encode(self, payload: Any) -> bytes:
+        if not self.framed:
+            return orjson.dumps(payload)
+        if self.order == ("schema", "payload") and self.schema_bytes is not None:
+            return b'{"schema":' + self.schema_bytes + b',"payload":' + orjson.dumps(payload) + b"}"
+        return orjson.dumps({k: (payload if k == "payload" else self.schema) for k in self.order})
+
+
+class RecordMasker:
+    """Masks records of any table of a compiled policy. Keeps only caches, no per-record state."""
+
+    def __init__(self, compiled: CompiledPolicy) -> None:
+        self.compiled = compiled
+        events = compiled.loaded.policy.events
+        self._schema_changes = events.schema_changes
+        self._messages = events.messages
+        self._header_patterns = tuple(compiled.loaded.policy.headers.passthrough)
+        self._header_keep: dict[str, bool] = {}
+        self._structs: dict[bytes, ColumnType | None] = {}
+
+    # -- public -------------------------------------------------------------------------------------
+
+    def mask(self, topic: str, key: bytes | None, value: bytes | None, headers: Headers | None = None) -> Outcome:
+        touched: list[ColumnStats] = []
+        table: str | None = None
+        try:
+            if value is None:
+                return self._tombstone(topic, key, headers or (), touched)
+            doc = _Doc(value, "record value")
+            payload = doc.payload
+            if not isinstance(payload, dict):
+                raise _Block(BlockReason(BlockCode.NOT_DEBEZIUM, "record value is not a Debezium event object"))
+            kind = classify(payload, doc.schema)
+            if kind is None:
+                raise _Block(BlockReason(BlockCode.NOT_DEBEZIUM, "record value is not a Debezium event"))
+            if kind is EventKind.CHANGE:
+                table = table_of(payload.get("source"))
+                return self._change(topic, key, doc, payload, headers or (), touched)
+            if kind is EventKind.MESSAGE:
+                return self._message(key, doc, payload, headers or ())
+            if kind is EventKind.SCHEMA_CHANGE and self._schema_changes != "pass":
+                raise _Block(
+                    BlockReason(BlockCode.SCHEMA_CHANGE, "schema-change events are blocked (events.schema_changes)"),
+                    kind,
+                )
+            # heartbeat, transaction metadata, allowed schema change: no row data, bytes unchanged
+            return Masked(key, value, self._headers(headers or (), None, None, touched), kind)
+        except _Block as blocked:
+            return Blocked(blocked.reason, blocked.kind, blocked.op)
+        except Unclassified as exc:
+            return Blocked(
+                BlockReason(BlockCode.UNCLASSIFIED_COLUMN, "column not classified by the policy; add it to "
+                            "passthrough or fields", table, exc.column)
+            )
+        except NotApplicable as exc:
+            return Blocked(BlockReason(BlockCode.NOT_APPLICABLE, str(exc), table, exc.column))
+        except MaskingError as exc:
+            return Blocked(BlockReason(BlockCode.MASKING_FAILED, str(exc), table, exc.column))
+        except DecodeError as exc:
+            return Blocked(BlockReason(BlockCode.UNDECODABLE, str(exc), table))
+        except Exception as exc:  # never str(exc): third-party messages may quote the value
+            return Blocked(BlockReason(BlockCode.MASKING_FAILED, f"internal error ({type(exc).__name__})", table))
+
+    # -- event kinds --------------------------------------------------------------------------------
+
+    def _change(
+        self, topic: str, key: bytes | None, doc: _Doc, payload: dict[str, Any], headers: Headers,
+        touched: list[ColumnStats],
+    ) -> Outcome:
+        op = payload.get("op")
+        table = table_of(payload.get("source"))
+        if op not in CHANGE_OPS:
+            raise _Block(BlockReason(BlockCode.NOT_DEBEZIUM, "unknown Debezium op", table), EventKind.CHANGE)
+        plan = self.compiled.table(table) if table else None
+        if plan is None:
+            raise _Block(
+                BlockReason(BlockCode.UNKNOWN_TABLE, "table not in the policy; classify it under tables", table),
+                EventKind.CHANGE, op,
+            )
+        unknown = [f for f in payload if f not in ENVELOPE_FIELDS]
+        if unknown:
+            raise _Block(
+                BlockReason(BlockCode.UNKNOWN_FIELD, f"envelope field {sorted(unknown)[0]!r} is not supported", table),
+                EventKind.CHANGE, op,
+            )
+        before, after = payload.get("before"), payload.get("after")
+        row_masker = self._row_masker(plan, doc)
+        out = dict(payload)
+        if before is not None:
+            out["before"] = row_masker.mask(_row(before), RowContext(before, after), touched)
+        if after is not None:
+            out["after"] = row_masker.mask(_row(after), RowContext(after, before), touched)
+        source = payload.get("source")
+        if isinstance(source, dict) and any(source.get(f) is not None for f in SOURCE_ROW_DATA_FIELDS):
+            out["source"] = {k: (None if k in SOURCE_ROW_DATA_FIELDS else v) for k, v in source.items()}
+        masked_key = self._key(plan, key, touched, after, before)
+        new_headers = self._headers(headers, plan, (after, before), touched)
+        return Masked(masked_key, doc.encode(out), new_headers, EventKind.CHANGE, table, op, touched)
+
+    def _tombstone(self, topic: str, key: bytes | None, headers: Headers, touched: list[ColumnStats]) -> Outcome:
+        if key is None:
+            return Masked(None, None, self._headers(headers, None, None, touched), EventKind.TOMBSTONE)
+        key_doc = _Doc(key, "record key")
+        for table in tombstone_table_candidates(topic, key_doc.schema):
+            plan = self.compiled.table(table)
+            if plan is not None:
+                masked_key = self._mask_key_doc(plan, key_doc, touched, None, None)
+                new_headers = self._headers(headers, plan, (None, None), touched)
+                return Masked(masked_key, None, new_headers, EventKind.TOMBSTONE, table, None, touched)
+        raise _Block(
+            BlockReason(BlockCode.UNKNOWN_TABLE, "tombstone's table (from key schema name or topic) is not in the policy"),
+            EventKind.TOMBSTONE,
+        )
+
+    def _message(self, key: bytes | None, doc: _Doc, payload: dict[str, Any], headers: Headers) -> Outcome:
+        if self._messages == "block":
+            raise _Block(
+                BlockReason(BlockCode.MESSAGE, "logical decoding messages are blocked (events.messages)"),
+                EventKind.MESSAGE, "m",
+            )
+        out = payload
+        if self._messages == "redact" and isinstance(payload.get("message"), dict):
+            out = {**payload, "message": {**payload["message"], "content": ""}}
+        return Masked(key, doc.encode(out), self._headers(headers, None, None, []), EventKind.MESSAGE, None, "m")
+
+    # -- parts --------------------------------------------------------------------------------------
+
+    def _row_masker(self, plan: TablePlan, doc: _Doc) -> RowMasker:
+        if doc.schema_bytes is None:
+            return plan.row_masker(None, None)
+        struct = self._structs.get(doc.schema_bytes)
+        if struct is None and doc.schema_bytes not in self._structs:
+            row_schema = row_struct_schema(doc.schema)
+            struct = from_connect_schema(row_schema) if row_schema else None
+            if len(self._structs) > 4096:
+                self._structs.clear()
+            self._structs[doc.schema_bytes] = struct
+        return plan.row_masker(doc.schema_bytes, struct)
+
+    def _key(
+        self, plan: TablePlan, key: bytes | None, touched: list[ColumnStats], after: Any, before: Any
+    ) -> bytes | None:
+        if key is None:
+            return None
+        return self._mask_key_doc(plan, _Doc(key, "record key"), touched, after, before)
+
+    def _mask_key_doc(
+        self, plan: TablePlan, key_doc: _Doc, touched: list[ColumnStats], after: Any, before: Any
+    ) -> bytes:
+        payload = key_doc.payload
+        if payload is None:
+            return key_doc.encode(None)
+        if not isinstance(payload, dict):
+            raise _Block(BlockReason(BlockCode.NOT_DEBEZIUM, "record key is not a JSON struct", plan.table))
+        if key_doc.schema_bytes is not None:
+            struct = self._structs.get(key_doc.schema_bytes)
+            if struct is None:
+                struct = self._structs[key_doc.schema_bytes] = from_connect_schema(key_doc.schema or {})
+            masker = plan.row_masker(key_doc.schema_bytes, struct)
+        else:
+            masker = plan.row_masker(None, None)
+        return key_doc.encode(masker.mask(payload, RowContext(payload, after, before), touched))
+
+    def _headers(
+        self, headers: Headers, plan: TablePlan | None, rows: tuple[Any, Any] | None, touched: list[ColumnStats]
+    ) -> list[tuple[str, bytes | None]]:
+        out: list[tuple[str, bytes | None]] = []
+        for name, value in headers:
+            if name in KEY_HEADERS:
+                if plan is None or value is None:
+                    continue  # no table to mask it with: dropped, never passed raw
+                after, before = rows or (None, None)
+                try:
+                    out.append((name, self._mask_key_doc(plan, _Doc(value, f"header {name}"), touched, after, before)))
+                except DecodeError:
+                    continue
+            elif self._keep_header(name):
+                out.append((name, value))
+        return out
+
+    def _keep_header(self, name: str) -> bool:
+        keep = self._header_keep.get(name)
+        if keep is None:
+            keep = any(fnmatch.fnmatchcase(name, p) for p in self._header_patterns)
+            if len(self._header_keep) < 10_000:
+                self._header_keep[name] = keep
+        return keep
+
+
+def _row(row: Any) -> dict[str, Any]:
+    if not isinstance(row, dict):
+        raise MaskingError("before/after is not a row struct")
+    return row

@@ -1,0 +1,78 @@
+"""Typed results of masking one record: masked, passed (metadata events) or blocked (with a reason)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from streammask.plan import ColumnStats
+
+
+class EventKind(Enum):
+    CHANGE = "change"
+    TOMBSTONE = "tombstone"
+    TRANSACTION = "transaction"
+    HEARTBEAT = "heartbeat"
+    SCHEMA_CHANGE = "schema-change"
+    MESSAGE = "message"
+
+
+class BlockCode(Enum):
+    UNDECODABLE = "undecodable"
+    NOT_DEBEZIUM = "not-debezium"
+    UNKNOWN_TABLE = "unknown-table"
+    UNCLASSIFIED_COLUMN = "unclassified-column"
+    NOT_APPLICABLE = "strategy-not-applicable"
+    MASKING_FAILED = "masking-failed"
+    UNKNOWN_FIELD = "unknown-envelope-field"
+    SCHEMA_CHANGE = "schema-change-blocked"
+    MESSAGE = "message-blocked"
+
+
+@dataclass(frozen=True)
+class Coordinates:
+    topic: str
+    partition: int
+    offset: int
+
+
+@dataclass(frozen=True)
+class BlockReason:
+    """Why a record was blocked. ``detail`` is written by streammask and never holds a value."""
+
+    code: BlockCode
+    detail: str
+    table: str | None = None
+    column: str | None = None
+
+    def describe(self) -> str:
+        where = "".join(
+            f" {label} {v}" for label, v in (("table", self.table), ("column", self.column)) if v is not None
+        )
+        return f"{self.code.value}:{where} {self.detail}".replace(":  ", ": ")
+
+
+@dataclass(frozen=True)
+class Masked:
+    """What to produce: masked key, value and headers (bytes, ready for Kafka)."""
+
+    key: bytes | None
+    value: bytes | None
+    headers: list[tuple[str, bytes | None]] = field(default_factory=list)
+    kind: EventKind = EventKind.CHANGE
+    table: str | None = None
+    op: str | None = None
+    masked_columns: list[ColumnStats] = field(default_factory=list)
+    """One entry per value masked (before, after, key, key headers), for audit counts."""
+
+
+@dataclass(frozen=True)
+class Blocked:
+    reason: BlockReason
+    kind: EventKind | None = None
+    op: str | None = None
+
+
+Outcome = Masked | Blocked

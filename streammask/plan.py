@@ -1,0 +1,204 @@
+"""A policy compiled for masking: per table, per row schema, one transform per column.
+
+``TablePlan.row_masker(schema)`` compiles (and caches) a ``RowMasker`` for one Connect struct schema;
+without a schema, types are inferred per value. A row column the policy does not classify raises
+``Unclassified`` (the record is blocked); a transform's failure raises ``MaskingError``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from streammask.errors import MaskingError, StreamMaskError
+from streammask.keys import MasterKey
+from streammask.policy.loader import LoadedPolicy, entity_domain_of
+from streammask.strategies import STRATEGIES
+from streammask.strategies.base import CompileContext, RowContext, StrategyOptions, Transform
+from streammask.types import ColumnType, Kind, infer
+
+_SCHEMA_CACHE_LIMIT = 1024
+
+
+class Unclassified(StreamMaskError):
+    """A column the policy neither masks nor lists as passthrough (schema drift)."""
+
+    def __init__(self, column: str) -> None:
+        self.column = column
+        super().__init__(f"column {column!r} is not classified by the policy")
+
+
+class NotApplicable(MaskingError):
+    """A strategy cannot mask this column's type; names the policy line to change."""
+
+
+@dataclass(frozen=True)
+class ColumnStats:
+    """The identity a masked value is counted under in audits and metrics."""
+
+    table: str
+    column: str
+    strategy: str
+
+
+def _null_safe(transform: Transform) -> Transform:
+    def masked(value: Any, row: RowContext) -> Any:
+        return None if value is None else transform(value, row)
+
+    return masked
+
+
+def _elementwise(transform: Transform) -> Transform:
+    """Arrays of a maskable type (e.g. text[]): every element gets the column's transform."""
+
+    def masked(value: Any, row: RowContext) -> Any:
+        if not isinstance(value, list):
+            raise MaskingError("array column value is not a list")
+        return [None if v is None else transform(v, row) for v in value]
+
+    return masked
+
+
+class RowMasker:
+    """Masks one row struct: a copy with every classified column transformed; fails on others."""
+
+    __slots__ = ("_columns", "_passthrough", "_touched")
+
+    def __init__(self, columns: dict[str, tuple[Transform, ColumnStats]], passthrough: frozenset[str]) -> None:
+        self._columns = columns
+        self._passthrough = passthrough
+
+    def mask(self, row: dict[str, Any], ctx: RowContext, touched: list[ColumnStats]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        columns = self._columns
+        passthrough = self._passthrough
+        for name, value in row.items():
+            entry = columns.get(name)
+            if entry is not None:
+                transform, stats = entry
+                try:
+                    out[name] = transform(value, ctx)
+                except MaskingError as exc:
+                    if exc.column is None:
+                        exc.column = name
+                    raise
+                if value is not None:
+                    touched.append(stats)
+            elif name in passthrough:
+                out[name] = value
+            else:
+                raise Unclassified(name)
+        return out
+
+
+class InferringRowMasker(RowMasker):
+    """For rows without a schema: compiles each column's transform for the JSON type it sees."""
+
+    __slots__ = ("_plan", "_by_type")
+
+    def __init__(self, plan: TablePlan) -> None:
+        super().__init__({}, plan.passthrough)
+        self._plan = plan
+        self._by_type: dict[tuple[str, type], tuple[Transform, ColumnStats]] = {}
+
+    def mask(self, row: dict[str, Any], ctx: RowContext, touched: list[ColumnStats]) -> dict[str, Any]:
+        plan = self._plan
+        out: dict[str, Any] = {}
+        for name, value in row.items():
+            if name in plan.fields:
+                if value is None:
+                    out[name] = None
+                    continue
+                key = (name, type(value))
+                entry = self._by_type.get(key)
+                if entry is None:
+                    entry = self._by_type[key] = plan.compile_column(name, infer(value))
+                try:
+                    out[name] = entry[0](value, ctx)
+                except MaskingError as exc:
+                    if exc.column is None:
+                        exc.column = name
+                    raise
+                touched.append(entry[1])
+            elif name in plan.passthrough:
+                out[name] = value
+            else:
+                raise Unclassified(name)
+        return out
+
+
+class TablePlan:
+    """One table's policy, ready to compile row maskers for the schemas it meets."""
+
+    def __init__(self, loaded: LoadedPolicy, table: str, key: MasterKey) -> None:
+        spec = loaded.policy.tables[table]
+        self.table = table
+        self.loaded = loaded
+        self.fields: dict[str, StrategyOptions] = dict(spec.fields)
+        self.passthrough = frozenset(spec.passthrough)
+        self.stats = {c: ColumnStats(table, c, f.strategy) for c, f in self.fields.items()}
+        self._key = key
+        self._by_schema: dict[bytes, RowMasker] = {}
+        self._by_column: dict[tuple[str, ColumnType], tuple[Transform, ColumnStats]] = {}
+        self._inferring = InferringRowMasker(self)
+
+    def compile_column(self, column: str, ctype: ColumnType) -> tuple[Transform, ColumnStats]:
+        """The transform for one column of one type; shared by the key and the value schema."""
+        cached = self._by_column.get((column, ctype))
+        if cached is None:
+            cached = self._by_column[(column, ctype)] = self._compile_column(column, ctype)
+        return cached
+
+    def _compile_column(self, column: str, ctype: ColumnType) -> tuple[Transform, ColumnStats]:
+        options = self.fields[column]
+        strategy = STRATEGIES[options.strategy]
+        target = ctype.items if ctype.kind is Kind.ARRAY and ctype.items is not None else ctype
+        if not strategy.accepts(target):
+            line = self.loaded.field_line(self.table, column)
+            raise NotApplicable(
+                f"policy {self.loaded.source}:{line}: strategy {options.strategy} cannot mask a "
+                f"{ctype.describe()} column; choose one that accepts this type",
+                column=column,
+            )
+        ctx = CompileContext(
+            key=self._key,
+            table=self.table,
+            column=column,
+            entity_domain=lambda c: entity_domain_of(self.loaded.policy, self.table, c),
+        )
+        transform = strategy.compile(options, target, ctx)
+        if target is not ctype:
+            transform = _elementwise(transform)
+        return _null_safe(transform), self.stats[column]
+
+    def row_masker(self, schema_key: bytes | None, struct: ColumnType | None) -> RowMasker:
+        """The masker for rows of ``struct`` (cached under ``schema_key``); None means schemaless."""
+        if struct is None or schema_key is None:
+            return self._inferring
+        masker = self._by_schema.get(schema_key)
+        if masker is None:
+            masker = self._compile(struct)
+            if len(self._by_schema) >= _SCHEMA_CACHE_LIMIT:
+                self._by_schema.clear()
+            self._by_schema[schema_key] = masker
+        return masker
+
+    def _compile(self, struct: ColumnType) -> RowMasker:
+        columns: dict[str, tuple[Transform, ColumnStats]] = {}
+        for name, ctype in struct.fields:
+            if name in self.fields:
+                columns[name] = self.compile_column(name, ctype)
+        return RowMasker(columns, self.passthrough)
+
+
+class CompiledPolicy:
+    """All tables' plans under one key."""
+
+    def __init__(self, loaded: LoadedPolicy, key: MasterKey) -> None:
+        self.loaded = loaded
+        self.key = key
+        self.tables = {t: TablePlan(loaded, t, key) for t in loaded.policy.tables}
+
+    def table(self, name: str) -> TablePlan | None:
+        return self.tables.get(name)
+

@@ -1,0 +1,113 @@
+"""What every strategy shares: the options base model, the compile context and the row context.
+
+A strategy is a class with a ``name``, an ``Options`` pydantic model (its policy entry), ``accepts``
+(which column kinds it can mask) and ``compile`` (options + column type -> a pure value transform).
+Transforms never see nulls (the plan keeps null as null) and raise ``MaskingError`` without the value.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, ClassVar, Protocol
+
+from pydantic import BaseModel, ConfigDict
+
+from streammask.crypto import Permutation, Prf
+from streammask.errors import MaskingError
+from streammask.keys import MasterKey
+from streammask.types import ColumnType, Kind
+
+Transform = Callable[[Any, "RowContext"], Any]
+
+
+class StrategyOptions(BaseModel):
+    """Base of every strategy's options: unknown options are errors, not silently ignored."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    strategy: str
+
+
+class RowContext:
+    """The raw (unmasked) rows of the event a value belongs to, for strategies that read other columns."""
+
+    __slots__ = ("rows",)
+
+    def __init__(self, *rows: dict[str, Any] | None) -> None:
+        self.rows = [r for r in rows if r is not None]
+
+    def lookup(self, column: str) -> tuple[bool, Any]:
+        for row in self.rows:
+            if column in row:
+                return True, row[column]
+        return False, None
+
+
+@dataclass(frozen=True)
+class CompileContext:
+    """What a strategy may use while compiling a transform for one column."""
+
+    key: MasterKey
+    table: str
+    column: str
+    # The domain an entity column's values live in (its `domain` option, or table.column).
+    entity_domain: Callable[[str], str]
+
+    def default_domain(self) -> str:
+        return f"{self.table}.{self.column}"
+
+    def prf(self, purpose: str) -> Prf:
+        return Prf(self.key.subkey(purpose))
+
+    def permutation(self, purpose: str, n: int, tweak: bytes = b"") -> Permutation:
+        return Permutation(self.key.subkey(purpose), n, tweak)
+
+
+class Strategy(Protocol):
+    name: ClassVar[str]
+    Options: ClassVar[type[StrategyOptions]]
+
+    def accepts(self, column: ColumnType) -> bool: ...
+
+    def compile(self, options: Any, column: ColumnType, ctx: CompileContext) -> Transform: ...
+
+
+def canonical_bytes(value: Any) -> bytes:
+    """The bytes a keyed function reads for a value: ints and strings alike by their text."""
+    if isinstance(value, str):
+        return value.encode()
+    if isinstance(value, bool):
+        return b"true" if value else b"false"
+    if isinstance(value, int | float):
+        return repr(value).encode()
+    import orjson
+
+    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+
+
+def b64decode(value: Any, column: str) -> bytes:
+    if not isinstance(value, str):
+        raise MaskingError("bytes value is not a base64 string", column=column)
+    try:
+        return base64.b64decode(value, validate=True)
+    except ValueError:
+        raise MaskingError("bytes value is not valid base64", column=column) from None
+
+
+def b64encode(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+def require(cond: bool, message: str, column: str) -> None:
+    if not cond:
+        raise MaskingError(message, column=column)
+
+
+def expect_type(value: Any, kind: type | tuple[type, ...], column: ColumnType, name: str) -> None:
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise MaskingError(f"value does not match the column's type {column.describe()}", column=name)
+
+
+STRING_LIKE = frozenset({Kind.STRING})

@@ -1,0 +1,145 @@
+"""``format-preserve``: same length, shape and character classes; not guaranteed collision-free.
+
+- strings: each letter or digit is replaced by a keyed choice from its class (ASCII digit, lower, upper;
+  other letters become Latin-1 letters of the same case); punctuation and spaces stay.
+- ``mode: email`` (auto-detected): the local part is masked, the domain is kept.
+- ``mode: card`` (auto-detected for 13-19 Luhn-valid digits with optional spaces/dashes): digits are
+  masked and the last masked digit is fixed so the number stays Luhn-valid.
+- ``keep_prefix`` / ``keep_suffix`` keep that many leading/trailing characters (of the local part for
+  emails), e.g. a card's BIN or last four.
+- integers and decimals keep sign and digit count (and stay within the column's type); uuids keep hex.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, ClassVar, Literal
+
+from pydantic import Field
+
+from streammask.crypto import Prf
+from streammask.errors import MaskingError
+from streammask.strategies.base import (
+    CompileContext,
+    RowContext,
+    StrategyOptions,
+    Transform,
+    b64decode,
+    b64encode,
+    expect_type,
+)
+from streammask.strategies.charclass import DIGITS, any_alphabet, ascii_alphabet, luhn_valid
+from streammask.types import ColumnType, Kind
+
+_CARD = re.compile(r"^[0-9](?:[0-9 -]*[0-9])?$")
+
+
+class FormatPreserveOptions(StrategyOptions):
+    strategy: Literal["format-preserve"]
+    domain: str | None = None
+    mode: Literal["auto", "text", "email", "card"] = "auto"
+    keep_prefix: int = Field(default=0, ge=0)
+    keep_suffix: int = Field(default=0, ge=0)
+
+
+def _mask_chars(prf: Prf, seed: bytes, text: str, keep_prefix: int, keep_suffix: int, hex_only: bool) -> str:
+    out = list(text)
+    end = len(text) - keep_suffix
+    stream = prf.stream(seed, 2 * len(text))
+    for i in range(keep_prefix, end):
+        ch = text[i]
+        alpha = ascii_alphabet(ch, hex_only) if hex_only else any_alphabet(ch)
+        if alpha is not None:
+            out[i] = alpha[((stream[2 * i] << 8) | stream[2 * i + 1]) % len(alpha)]
+    return "".join(out)
+
+
+def _fix_luhn(masked: str, keep_suffix: int) -> str:
+    """Make the rightmost masked digit the one that makes the whole number Luhn-valid."""
+    digit_positions = [i for i, ch in enumerate(masked) if ch in DIGITS]
+    candidates = [i for i in digit_positions if i < len(masked) - keep_suffix]
+    if not candidates:
+        return masked
+    pos = candidates[-1]
+    out = list(masked)
+    for d in DIGITS:
+        out[pos] = d
+        if luhn_valid("".join(out[i] for i in digit_positions)):
+            break
+    return "".join(out)
+
+
+class FormatPreserve:
+    name: ClassVar[str] = "format-preserve"
+    Options: ClassVar[type[StrategyOptions]] = FormatPreserveOptions
+    kinds = frozenset({Kind.STRING, Kind.INTEGER, Kind.UUID, Kind.DECIMAL})
+
+    def accepts(self, column: ColumnType) -> bool:
+        return column.kind in self.kinds
+
+    def compile(self, options: FormatPreserveOptions, column: ColumnType, ctx: CompileContext) -> Transform:
+        domain = options.domain or ctx.default_domain()
+        prf = ctx.prf(f"format-preserve:{domain}")
+        name = ctx.column
+        kind = column.kind
+        if kind is Kind.INTEGER:
+            lo, hi = column.int_range
+
+            def preserve_int(value: Any, row: RowContext) -> Any:
+                expect_type(value, int, column, name)
+                return _same_digits(prf, value, lo, hi)
+
+            return preserve_int
+        if kind is Kind.DECIMAL:
+
+            def preserve_decimal(value: Any, row: RowContext) -> Any:
+                unscaled = int.from_bytes(b64decode(value, name), "big", signed=True)
+                masked = _same_digits(prf, unscaled, None, None)
+                return b64encode(masked.to_bytes((masked.bit_length() + 8) // 8, "big", signed=True))
+
+            return preserve_decimal
+        hex_only = kind is Kind.UUID
+        mode = "text" if hex_only else options.mode
+        keep_prefix, keep_suffix = options.keep_prefix, options.keep_suffix
+
+        def preserve_str(value: Any, row: RowContext) -> Any:
+            expect_type(value, str, column, name)
+            seed = value.encode("utf-8", "surrogatepass")
+            m = mode
+            if m == "auto":
+                m = "email" if "@" in value else "card" if _looks_like_card(value) else "text"
+            if m == "email":
+                at = value.rfind("@")
+                if at <= 0:
+                    return _mask_chars(prf, seed, value, keep_prefix, keep_suffix, hex_only)
+                local = _mask_chars(prf, seed, value[:at], keep_prefix, keep_suffix, hex_only)
+                return local + value[at:]
+            masked = _mask_chars(prf, seed, value, keep_prefix, keep_suffix, hex_only)
+            if m == "card" and _looks_like_card(value):
+                masked = _fix_luhn(masked, keep_suffix)
+            return masked
+
+        return preserve_str
+
+
+def _looks_like_card(value: str) -> bool:
+    if not _CARD.match(value):
+        return False
+    digits = value.replace(" ", "").replace("-", "")
+    return 13 <= len(digits) <= 19 and luhn_valid(digits)
+
+
+def _same_digits(prf: Prf, value: int, lo: int | None, hi: int | None) -> int:
+    """Another integer with the same sign and number of digits, within [lo, hi] when given."""
+    negative = value < 0
+    digits = len(str(abs(value)))
+    low = 0 if digits == 1 else 10 ** (digits - 1)
+    high = 10**digits - 1
+    if negative and lo is not None:
+        high = min(high, -lo)
+    if not negative and hi is not None:
+        high = min(high, hi)
+    if high < low:
+        raise MaskingError("integer cannot keep its digit count within the column type")
+    masked = low + prf.below(str(value).encode(), high - low + 1)
+    return -masked if negative else masked

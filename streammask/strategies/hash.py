@@ -1,0 +1,89 @@
+"""``hash``: keyed HMAC-SHA256 of the value, shaped to the column.
+
+strings: lower-case hex, ``length`` characters (default 64, or the source column's length if smaller);
+integers: a keyed value in the same sign and bit band as the input (not a bijection, see ``tokenize``);
+uuid: a UUID (version 8, RFC 9562 "custom") built from the digest; bytes: the digest (``length`` bytes,
+default 32); enum: one of ``allowed``; json: a JSON string holding the hex digest.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any, ClassVar, Literal
+
+import orjson
+from pydantic import Field
+
+from streammask.errors import MaskingError
+from streammask.strategies.base import (
+    CompileContext,
+    RowContext,
+    StrategyOptions,
+    Transform,
+    b64decode,
+    b64encode,
+    canonical_bytes,
+    expect_type,
+)
+from streammask.strategies.replace import _max_length
+from streammask.strategies.tokenize import BANDS
+from streammask.types import ColumnType, Kind
+
+
+class HashOptions(StrategyOptions):
+    strategy: Literal["hash"]
+    domain: str | None = None
+    length: int | None = Field(default=None, ge=1, le=64)
+
+
+class Hash:
+    name: ClassVar[str] = "hash"
+    Options: ClassVar[type[StrategyOptions]] = HashOptions
+    kinds = frozenset({Kind.STRING, Kind.INTEGER, Kind.UUID, Kind.BYTES, Kind.ENUM, Kind.JSON})
+
+    def accepts(self, column: ColumnType) -> bool:
+        return column.kind in self.kinds
+
+    def compile(self, options: HashOptions, column: ColumnType, ctx: CompileContext) -> Transform:
+        prf = ctx.prf(f"hash:{options.domain or ctx.default_domain()}")
+        name = ctx.column
+        kind = column.kind
+        if kind is Kind.INTEGER:
+            lo, hi = column.int_range
+
+            def hash_int(value: Any, row: RowContext) -> Any:
+                expect_type(value, int, column, name)
+                w = value if value >= 0 else -value - 1
+                for band_lo, band_hi in BANDS:
+                    if w < band_hi:
+                        h = band_lo + prf.below(canonical_bytes(value), band_hi - band_lo)
+                        out = h if value >= 0 else -h - 1
+                        if not lo <= out <= hi:
+                            raise MaskingError(f"value outside {column.connect_type} range", column=name)
+                        return out
+                raise MaskingError("integer outside the 64-bit range", column=name)
+
+            return hash_int
+        if kind is Kind.UUID:
+            return lambda value, row: str(uuid.UUID(bytes=prf.digest(canonical_bytes(value))[:16], version=8))
+        if kind is Kind.BYTES:
+            nbytes = options.length or 32
+
+            def hash_bytes(value: Any, row: RowContext) -> Any:
+                return b64encode(prf.digest(b64decode(value, name))[:nbytes])
+
+            return hash_bytes
+        if kind is Kind.ENUM:
+            allowed = column.enum_values
+            if not allowed:
+                raise MaskingError("enum column has no `allowed` values in its schema", column=name)
+            return lambda value, row: allowed[prf.below(canonical_bytes(value), len(allowed))]
+        limit = min(x for x in (options.length, _max_length(column), 64) if x)
+        if kind is Kind.JSON:
+            return lambda value, row: orjson.dumps(prf.digest(canonical_bytes(value)).hex()[:limit]).decode()
+
+        def hash_str(value: Any, row: RowContext) -> Any:
+            expect_type(value, str, column, name)
+            return prf.digest(value.encode("utf-8", "surrogatepass")).hex()[:limit]
+
+        return hash_str

@@ -1,0 +1,94 @@
+"""``redact``: the value is removed.
+
+Without ``value``, a nullable column (or one read without a schema) becomes null; a non-nullable one
+gets its type's neutral value ('' / 0 / false / empty bytes / epoch / nil uuid / '{}' / the enum's first
+allowed value / empty array or map), so a JDBC sink still accepts the row. ``value`` sets a literal.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar, Literal
+
+from streammask.errors import MaskingError
+from streammask.strategies.base import CompileContext, RowContext, StrategyOptions, Transform
+from streammask.types import ColumnType, Kind
+
+
+class RedactOptions(StrategyOptions):
+    strategy: Literal["redact"]
+    value: str | int | float | bool | None = None
+
+
+_NEUTRAL: dict[Kind, Any] = {
+    Kind.INTEGER: 0,
+    Kind.FLOAT: 0.0,
+    Kind.BOOLEAN: False,
+    Kind.STRING: "",
+    Kind.BYTES: "",
+    Kind.DECIMAL: "AA==",  # unscaled 0
+    Kind.VARIABLE_DECIMAL: {"scale": 0, "value": "AA=="},
+    Kind.DATE: 0,
+    Kind.TIMESTAMP: 0,
+    Kind.ZONED_TIMESTAMP: "1970-01-01T00:00:00Z",
+    Kind.UUID: "00000000-0000-0000-0000-000000000000",
+    Kind.JSON: "{}",
+    Kind.ARRAY: [],
+    Kind.MAP: {},
+}
+_TIME_NEUTRAL = {"string": "00:00:00Z", "int32": 0, "int64": 0}
+_LITERAL_TYPES: dict[Kind, tuple[type, ...]] = {
+    Kind.INTEGER: (int,),
+    Kind.FLOAT: (int, float),
+    Kind.BOOLEAN: (bool,),
+    Kind.STRING: (str,),
+    Kind.UUID: (str,),
+    Kind.JSON: (str,),
+    Kind.ENUM: (str,),
+    Kind.ZONED_TIMESTAMP: (str,),
+    Kind.DATE: (int,),
+    Kind.TIMESTAMP: (int,),
+}
+
+
+def neutral_value(column: ColumnType) -> Any:
+    kind = column.kind
+    if kind is Kind.ENUM and column.enum_values:
+        return column.enum_values[0]
+    if kind is Kind.TIME:
+        return _TIME_NEUTRAL.get(column.connect_type, 0)
+    if kind in _NEUTRAL:
+        return _NEUTRAL[kind]
+    raise MaskingError(f"redact has no neutral value for a non-optional {column.describe()}; set `value`")
+
+
+class Redact:
+    name: ClassVar[str] = "redact"
+    Options: ClassVar[type[StrategyOptions]] = RedactOptions
+
+    def accepts(self, column: ColumnType) -> bool:
+        return True
+
+    def compile(self, options: RedactOptions, column: ColumnType, ctx: CompileContext) -> Transform:
+        if options.value is not None:
+            replacement: Any = options.value
+            allowed = _LITERAL_TYPES.get(column.kind)
+            if column.known and (
+                allowed is None
+                or not isinstance(replacement, allowed)
+                or (isinstance(replacement, bool) and bool not in allowed)
+            ):
+                raise MaskingError(f"redact `value` does not fit a {column.describe()} column", column=ctx.column)
+            if column.kind is Kind.ENUM and replacement not in column.enum_values:
+                raise MaskingError("redact `value` is not one of the enum's allowed values", column=ctx.column)
+        elif column.optional or not column.known:
+            replacement = None
+        else:
+            try:
+                replacement = neutral_value(column)
+            except MaskingError as exc:
+                raise MaskingError(str(exc), column=ctx.column) from None
+
+        def redact(value: Any, row: RowContext) -> Any:
+            return replacement
+
+        return redact

@@ -1,0 +1,109 @@
+"""``shift``: dates and timestamps move by a keyed per-entity offset of whole days.
+
+The offset (in [-max_days, -1] ∪ [1, max_days]) is derived from the *entity* column's raw value in the
+entity's domain, so every date of one customer, in every table, moves by the same number of days and
+intervals hold. Time of day and time zone are kept. Applies to io.debezium.time.Date, Timestamp,
+MicroTimestamp, NanoTimestamp, ZonedTimestamp, Connect Date/Timestamp, and (without a schema)
+ISO-8601 date or date-time strings.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, ClassVar, Literal
+
+from pydantic import Field
+
+from streammask.errors import MaskingError
+from streammask.strategies.base import (
+    CompileContext,
+    RowContext,
+    StrategyOptions,
+    Transform,
+    canonical_bytes,
+    expect_type,
+)
+from streammask.types import INT_RANGES, ColumnType, Kind
+
+_NULL_ENTITY = b"\x00null"
+
+
+class ShiftOptions(StrategyOptions):
+    strategy: Literal["shift"]
+    entity: str = Field(min_length=1)
+    """Column whose value decides the offset (e.g. the customer id); must be classified in the table."""
+    max_days: int = Field(default=30, ge=1, le=36_500)
+
+
+class Shift:
+    name: ClassVar[str] = "shift"
+    Options: ClassVar[type[StrategyOptions]] = ShiftOptions
+    kinds = frozenset({Kind.DATE, Kind.TIMESTAMP, Kind.ZONED_TIMESTAMP})
+
+    def accepts(self, column: ColumnType) -> bool:
+        return column.kind in self.kinds or (not column.known and column.kind is Kind.STRING)
+
+    def compile(self, options: ShiftOptions, column: ColumnType, ctx: CompileContext) -> Transform:
+        entity = options.entity
+        max_days = options.max_days
+        prf = ctx.prf(f"shift:{ctx.entity_domain(entity)}:{max_days}")
+        name = ctx.column
+        offsets: dict[Any, int] = {}
+
+        def offset_days(row: RowContext) -> int:
+            found, raw = row.lookup(entity)
+            if not found:
+                raise MaskingError(
+                    f"shift entity column {entity!r} is not in the event (add it to the message key "
+                    "or use REPLICA IDENTITY FULL)",
+                    column=name,
+                )
+            cache_key = raw if isinstance(raw, int | str) else None
+            if cache_key is not None and cache_key in offsets:
+                return offsets[cache_key]
+            n = prf.below(_NULL_ENTITY if raw is None else canonical_bytes(raw), 2 * max_days)
+            days = n - max_days if n < max_days else n - max_days + 1
+            if cache_key is not None:
+                if len(offsets) > 65_536:
+                    offsets.clear()
+                offsets[cache_key] = days
+            return days
+
+        kind = column.kind
+        if kind is Kind.DATE:
+            lo, hi = INT_RANGES["int32"]
+
+            def shift_date(value: Any, row: RowContext) -> Any:
+                expect_type(value, int, column, name)
+                return _in_range(value + offset_days(row), lo, hi, name)
+
+            return shift_date
+        if kind is Kind.TIMESTAMP:
+            ticks_per_day = 86_400 * column.ticks_per_second
+            lo, hi = INT_RANGES["int64"]
+
+            def shift_timestamp(value: Any, row: RowContext) -> Any:
+                expect_type(value, int, column, name)
+                return _in_range(value + offset_days(row) * ticks_per_day, lo, hi, name)
+
+            return shift_timestamp
+
+        def shift_iso(value: Any, row: RowContext) -> Any:
+            expect_type(value, str, column, name)
+            try:
+                day = dt.date.fromisoformat(value[:10])
+            except ValueError:
+                raise MaskingError("value is not an ISO-8601 date or date-time", column=name) from None
+            try:
+                moved = day + dt.timedelta(days=offset_days(row))
+            except OverflowError:
+                raise MaskingError("shifted date is outside years 1-9999", column=name) from None
+            return moved.isoformat() + value[10:]
+
+        return shift_iso
+
+
+def _in_range(value: int, lo: int, hi: int, column: str) -> int:
+    if not lo <= value <= hi:
+        raise MaskingError("shifted value is outside the column type's range", column=column)
+    return value

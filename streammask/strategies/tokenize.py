@@ -1,0 +1,182 @@
+"""``tokenize``: a keyed bijection that keeps type and width, safe for primary and unique keys.
+
+- integers: permuted within sign-preserving bit bands [0,2^7), [2^7,2^15), [2^15,2^31), [2^31,2^63)
+  (and their negative mirrors), so every output fits the column's type, and the same value maps to the
+  same token whether a column is int16, int32 or int64: joins across tables hold.
+- strings: ASCII digits, lower- and upper-case letters are permuted as one mixed-radix number, keeping
+  length and each position's class; punctuation and spaces stay. Other letters cannot be permuted
+  within their class and block the record (use ``format-preserve`` or ``hash`` for such columns).
+- uuid: the 32 hex digits are permuted; bytes: permuted at the same length; enum: within ``allowed``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, ClassVar, Literal
+
+from streammask.crypto import Permutation
+from streammask.errors import MaskingError
+from streammask.strategies.base import (
+    CompileContext,
+    RowContext,
+    StrategyOptions,
+    Transform,
+    b64decode,
+    b64encode,
+    expect_type,
+)
+from streammask.strategies.charclass import ascii_alphabet
+from streammask.types import ColumnType, Kind
+
+BANDS = ((0, 2**7), (2**7, 2**15), (2**15, 2**31), (2**31, 2**63))
+_CACHE_LIMIT = 65_536
+
+
+class TokenizeOptions(StrategyOptions):
+    strategy: Literal["tokenize"]
+    domain: str | None = None
+    """Columns sharing a domain share the mapping, so foreign keys still join. Default: table.column."""
+
+
+class _Memo:
+    """A bounded memo of token results: ids repeat in before/after/key and across tables."""
+
+    __slots__ = ("_data", "_fn")
+
+    def __init__(self, fn: Callable[[Any], Any]) -> None:
+        self._data: dict[Any, Any] = {}
+        self._fn = fn
+
+    def __call__(self, value: Any) -> Any:
+        try:
+            return self._data[value]
+        except KeyError:
+            pass
+        result = self._fn(value)
+        if len(self._data) >= _CACHE_LIMIT:
+            self._data.clear()
+        self._data[value] = result
+        return result
+
+
+def integer_tokenizer(ctx: CompileContext, domain: str) -> Callable[[int], int]:
+    subkey = ctx.key.subkey(f"tokenize:int:{domain}")
+    perms = [
+        (lo, hi, Permutation(subkey, hi - lo, b"pos%d" % i), Permutation(subkey, hi - lo, b"neg%d" % i))
+        for i, (lo, hi) in enumerate(BANDS)
+    ]
+
+    def token(v: int) -> int:
+        w = v if v >= 0 else -v - 1
+        for lo, hi, pos, neg in perms:
+            if w < hi:
+                if v >= 0:
+                    return lo + pos.encrypt(w - lo)
+                return -(lo + neg.encrypt(w - lo)) - 1
+        raise MaskingError("integer outside the 64-bit range")
+
+    return token
+
+
+class StringTokenizer:
+    """Permutes the ASCII letters and digits of a string as one number, per class pattern."""
+
+    def __init__(self, subkey: bytes, hex_only: bool = False) -> None:
+        self._subkey = subkey
+        self._hex = hex_only
+        self._perms: dict[str, Permutation] = {}
+
+    def __call__(self, value: str) -> str:
+        positions: list[int] = []
+        alphabets: list[str] = []
+        for i, ch in enumerate(value):
+            alpha = ascii_alphabet(ch, self._hex)
+            if alpha is not None:
+                positions.append(i)
+                alphabets.append(alpha)
+            elif not self._hex and ch.isalnum():
+                raise MaskingError("tokenize keeps ASCII letters and digits only; the value has others")
+        if not positions:
+            return value
+        n = 1
+        x = 0
+        for i, alpha in zip(positions, alphabets, strict=True):
+            x = x * len(alpha) + alpha.index(value[i])
+            n *= len(alpha)
+        signature = "".join(a[-1] for a in alphabets) + f"/{len(value)}"
+        perm = self._perms.get(signature)
+        if perm is None:
+            if len(self._perms) >= 4096:
+                self._perms.clear()
+            perm = self._perms[signature] = Permutation(self._subkey, n, signature.encode())
+        y = perm.encrypt(x)
+        out = list(value)
+        for i, alpha in zip(reversed(positions), reversed(alphabets), strict=True):
+            y, d = divmod(y, len(alpha))
+            out[i] = alpha[d]
+        return "".join(out)
+
+
+class Tokenize:
+    name: ClassVar[str] = "tokenize"
+    Options: ClassVar[type[StrategyOptions]] = TokenizeOptions
+    kinds = frozenset({Kind.INTEGER, Kind.STRING, Kind.UUID, Kind.BYTES, Kind.ENUM})
+
+    def accepts(self, column: ColumnType) -> bool:
+        return column.kind in self.kinds
+
+    def compile(self, options: TokenizeOptions, column: ColumnType, ctx: CompileContext) -> Transform:
+        domain = options.domain or ctx.default_domain()
+        name = ctx.column
+        kind = column.kind
+        if kind is Kind.INTEGER:
+            lo, hi = column.int_range
+            memo = _Memo(integer_tokenizer(ctx, domain))
+
+            def tokenize_int(value: Any, row: RowContext) -> Any:
+                expect_type(value, int, column, name)
+                if not lo <= value <= hi:
+                    raise MaskingError(f"value outside {column.connect_type} range", column=name)
+                return memo(value)
+
+            return tokenize_int
+        if kind in (Kind.STRING, Kind.UUID):
+            string_memo = _Memo(
+                StringTokenizer(ctx.key.subkey(f"tokenize:str:{domain}"), hex_only=kind is Kind.UUID)
+            )
+
+            def tokenize_str(value: Any, row: RowContext) -> Any:
+                expect_type(value, str, column, name)
+                try:
+                    return string_memo(value)
+                except MaskingError as exc:
+                    raise MaskingError(str(exc), column=name) from None
+
+            return tokenize_str
+        if kind is Kind.BYTES:
+            subkey = ctx.key.subkey(f"tokenize:bytes:{domain}")
+            perms: dict[int, Permutation] = {}
+
+            def tokenize_bytes(value: Any, row: RowContext) -> Any:
+                raw = b64decode(value, name)
+                if not raw:
+                    return value
+                perm = perms.get(len(raw)) or perms.setdefault(
+                    len(raw), Permutation(subkey, 256 ** len(raw), b"bytes")
+                )
+                return b64encode(perm.encrypt(int.from_bytes(raw, "big")).to_bytes(len(raw), "big"))
+
+            return tokenize_bytes
+        allowed = column.enum_values
+        if not allowed:
+            raise MaskingError("enum column has no `allowed` values in its schema", column=name)
+        perm = ctx.permutation(f"tokenize:enum:{domain}", len(allowed), ",".join(allowed).encode())
+        mapping = {v: allowed[perm.encrypt(i)] for i, v in enumerate(allowed)}
+
+        def tokenize_enum(value: Any, row: RowContext) -> Any:
+            try:
+                return mapping[value]
+            except (KeyError, TypeError):
+                raise MaskingError("value is not one of the enum's allowed values", column=name) from None
+
+        return tokenize_enum
