@@ -12,9 +12,9 @@ from typing import Any
 import orjson
 
 from streammask.envelope import classify, row_struct_schema, split_converter_framing, table_of
+from streammask.errors import MaskingError
 from streammask.keys import MasterKey
 from streammask.outcome import EventKind
-from streammask.errors import MaskingError
 from streammask.plan import CompiledPolicy
 from streammask.policy import LoadedPolicy
 from streammask.types import from_connect_schema

@@ -21,7 +21,7 @@ from streammask.bootstrap import open_masker
 from streammask.check import check_sample
 from streammask.errors import DecodeError, PolicyError, StreamMaskError
 from streammask.kcat_io import KcatRecord, format_line, read_records
-from streammask.outcome import Blocked, BlockCode, BlockReason, Coordinates, Masked
+from streammask.outcome import BlockCode, Blocked, BlockReason, Coordinates, Masked
 from streammask.policy import load_policy
 from streammask.policy.schema_export import policy_json_schema
 
@@ -36,7 +36,7 @@ def _open(path: str | None, mode: str, default: IO[bytes]) -> Iterator[IO[bytes]
         yield default
     else:
         with open(path, mode) as handle:
-            yield handle  # type: ignore[misc]
+            yield handle
 
 
 def cmd_mask(args: argparse.Namespace) -> int:

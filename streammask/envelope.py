@@ -11,7 +11,7 @@ CHANGE_OPS = frozenset({"c", "u", "d", "r", "t", "m"})
 # (e.g. MongoDB's updateDescription), until streammask learns to mask it.
 ENVELOPE_FIELDS = frozenset({"before", "after", "source", "op", "ts_ms", "ts_us", "ts_ns", "transaction", "message"})
 # Source-block fields that copy row data: MySQL's `query` (binlog_rows_query_log_events).
-SOURCE_ROW_DATA_FIELDS = ("query",)
+SOURCE_ROW_DATA_FIELDS = frozenset({"query"})
 KEY_HEADERS = frozenset({"__debezium.oldkey", "__debezium.newkey"})
 
 

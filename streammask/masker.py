@@ -25,7 +25,7 @@ from streammask.envelope import (
     tombstone_table_candidates,
 )
 from streammask.errors import DecodeError, MaskingError
-from streammask.outcome import Blocked, BlockCode, BlockReason, EventKind, Masked, Outcome
+from streammask.outcome import BlockCode, Blocked, BlockReason, EventKind, Masked, Outcome
 from streammask.plan import ColumnStats, CompiledPolicy, NotApplicable, RowMasker, TablePlan, Unclassified
 from streammask.strategies.base import RowContext
 from streammask.types import ColumnType, from_connect_schema
@@ -49,23 +49,105 @@ def _loads(data: bytes, what: str) -> Any:
         raise DecodeError(f"{what} is not valid JSON") from None
 
 
+_FRAME_HEAD = b'{"schema":'
+_FRAME_SEP = b',"payload":'
+
+
+class SchemaTexts:
+    """Schema texts already seen, each verified to be one complete JSON object, with its parsed form.
+
+    JsonConverter repeats a byte-identical schema in every message. A text in this cache is a complete
+    JSON object; JSON objects are prefix-free, so when a record starts with ``{"schema":`` followed by a
+    cached text and ``,"payload":``, that text *is* the record's schema and only the payload needs
+    parsing. Anything else takes the full parse.
+    """
+
+    __slots__ = ("_texts", "_recent")
+
+    def __init__(self) -> None:
+        self._texts: dict[bytes, dict[str, Any] | None] = {}
+        self._recent: list[tuple[bytes, dict[str, Any] | None]] = []
+
+    def find(self, raw: bytes) -> tuple[bytes, dict[str, Any] | None, int] | None:
+        """(schema text, parsed schema, index of the payload separator) when raw is framed as cached."""
+        if not raw.startswith(_FRAME_HEAD) or raw[-1:] != b"}":
+            return None
+        start = len(_FRAME_HEAD)
+        for known, schema in self._recent:  # in-place memcmp, no slicing, no hashing of a multi-KB text
+            end = start + len(known)
+            if raw.startswith(_FRAME_SEP, end) and raw.startswith(known, start):
+                return known, schema, end
+        idx = raw.find(_FRAME_SEP, start)
+        while idx != -1:
+            text = raw[start:idx]
+            if text in self._texts:
+                schema = self._texts[text]
+                self._remember(text, schema)
+                return text, schema, idx
+            idx = raw.find(_FRAME_SEP, idx + 1)
+        return None
+
+    def learn(self, raw: bytes, schema: dict[str, Any] | None) -> bytes | None:
+        """After a full parse: find and cache the raw text of the schema; None if not compact-framed."""
+        if not raw.startswith(_FRAME_HEAD):
+            return None
+        idx = raw.find(_FRAME_SEP, len(_FRAME_HEAD))
+        while idx != -1:
+            text = raw[len(_FRAME_HEAD) : idx]
+            try:
+                parsed = orjson.loads(text)
+            except orjson.JSONDecodeError:
+                idx = raw.find(_FRAME_SEP, idx + 1)
+                continue
+            if parsed != schema or not text.startswith((b"{", b"null")):
+                return None
+            if len(self._texts) >= 4096:
+                self._texts.clear()
+            self._texts[text] = schema
+            self._remember(text, schema)
+            return text
+        return None
+
+    def _remember(self, text: bytes, schema: dict[str, Any] | None) -> None:
+        self._recent = [(text, schema), *(r for r in self._recent if r[0] is not text)][:4]
+
+
 class _Doc:
-    """One decoded key or value: converter framing, schema bytes (the cache key) and payload."""
+    """One decoded key or value: converter framing, raw schema text (the cache key) and payload."""
 
-    __slots__ = ("framed", "schema", "schema_bytes", "payload", "order")
+    __slots__ = ("framed", "schema", "schema_bytes", "payload", "_compact")
+    schema_bytes: bytes | None
 
-    def __init__(self, data: bytes, what: str) -> None:
-        doc = _loads(data, what)
-        self.schema, self.payload, self.framed = split_converter_framing(doc)
-        self.schema_bytes = orjson.dumps(self.schema) if self.schema is not None else None
-        self.order = tuple(doc) if self.framed else ()
+    def __init__(self, data: bytes, what: str, schemas: SchemaTexts) -> None:
+        hit = schemas.find(data)
+        if hit is not None:
+            text, self.schema, idx = hit
+            try:
+                self.payload = orjson.loads(data[idx + len(_FRAME_SEP) : -1])
+            except orjson.JSONDecodeError:
+                hit = None
+            else:
+                self.framed = True
+                self.schema_bytes = text
+                self._compact = True
+        if hit is None:
+            doc = _loads(data, what)
+            self.schema, self.payload, self.framed = split_converter_framing(doc)
+            self.schema_bytes = None
+            self._compact = False
+            if self.framed:
+                if list(doc) == ["schema", "payload"]:
+                    self.schema_bytes = schemas.learn(data, self.schema)
+                    self._compact = self.schema_bytes is not None
+                if self.schema_bytes is None:
+                    self.schema_bytes = orjson.dumps(self.schema)
 
     def encode(self, payload: Any) -> bytes:
         if not self.framed:
             return orjson.dumps(payload)
-        if self.order == ("schema", "payload") and self.schema_bytes is not None:
-            return b'{"schema":' + self.schema_bytes + b',"payload":' + orjson.dumps(payload) + b"}"
-        return orjson.dumps({k: (payload if k == "payload" else self.schema) for k in self.order})
+        if self._compact and self.schema_bytes is not None:
+            return b"".join((_FRAME_HEAD, self.schema_bytes, _FRAME_SEP, orjson.dumps(payload), b"}"))
+        return orjson.dumps({"schema": self.schema, "payload": payload})
 
 
 class RecordMasker:
@@ -79,6 +161,7 @@ class RecordMasker:
         self._header_patterns = tuple(compiled.loaded.policy.headers.passthrough)
         self._header_keep: dict[str, bool] = {}
         self._structs: dict[bytes, ColumnType | None] = {}
+        self._schemas = SchemaTexts()
 
     # -- public -------------------------------------------------------------------------------------
 
@@ -88,7 +171,7 @@ class RecordMasker:
         try:
             if value is None:
                 return self._tombstone(topic, key, headers or (), touched)
-            doc = _Doc(value, "record value")
+            doc = _Doc(value, "record value", self._schemas)
             payload = doc.payload
             if not isinstance(payload, dict):
                 raise _Block(BlockReason(BlockCode.NOT_DEBEZIUM, "record value is not a Debezium event object"))
@@ -97,7 +180,7 @@ class RecordMasker:
                 raise _Block(BlockReason(BlockCode.NOT_DEBEZIUM, "record value is not a Debezium event"))
             if kind is EventKind.CHANGE:
                 table = table_of(payload.get("source"))
-                return self._change(topic, key, doc, payload, headers or (), touched)
+                return self._change(table, key, doc, payload, headers or (), touched)
             if kind is EventKind.MESSAGE:
                 return self._message(key, doc, payload, headers or ())
             if kind is EventKind.SCHEMA_CHANGE and self._schema_changes != "pass":
@@ -126,11 +209,10 @@ class RecordMasker:
     # -- event kinds --------------------------------------------------------------------------------
 
     def _change(
-        self, topic: str, key: bytes | None, doc: _Doc, payload: dict[str, Any], headers: Headers,
+        self, table: str | None, key: bytes | None, doc: _Doc, payload: dict[str, Any], headers: Headers,
         touched: list[ColumnStats],
     ) -> Outcome:
         op = payload.get("op")
-        table = table_of(payload.get("source"))
         if op not in CHANGE_OPS:
             raise _Block(BlockReason(BlockCode.NOT_DEBEZIUM, "unknown Debezium op", table), EventKind.CHANGE)
         plan = self.compiled.table(table) if table else None
@@ -139,7 +221,7 @@ class RecordMasker:
                 BlockReason(BlockCode.UNKNOWN_TABLE, "table not in the policy; classify it under tables", table),
                 EventKind.CHANGE, op,
             )
-        unknown = [f for f in payload if f not in ENVELOPE_FIELDS]
+        unknown = payload.keys() - ENVELOPE_FIELDS
         if unknown:
             raise _Block(
                 BlockReason(BlockCode.UNKNOWN_FIELD, f"envelope field {sorted(unknown)[0]!r} is not supported", table),
@@ -147,13 +229,15 @@ class RecordMasker:
             )
         before, after = payload.get("before"), payload.get("after")
         row_masker = self._row_masker(plan, doc)
-        out = dict(payload)
+        out = payload  # freshly parsed and ours: masked in place; raw rows stay referenced above
         if before is not None:
             out["before"] = row_masker.mask(_row(before), RowContext(before, after), touched)
         if after is not None:
             out["after"] = row_masker.mask(_row(after), RowContext(after, before), touched)
-        source = payload.get("source")
-        if isinstance(source, dict) and any(source.get(f) is not None for f in SOURCE_ROW_DATA_FIELDS):
+        source = payload["source"]  # table_of() found a table in it, so it is a dict
+        if not SOURCE_ROW_DATA_FIELDS.isdisjoint(source) and any(
+            source.get(f) is not None for f in SOURCE_ROW_DATA_FIELDS
+        ):
             out["source"] = {k: (None if k in SOURCE_ROW_DATA_FIELDS else v) for k, v in source.items()}
         masked_key = self._key(plan, key, touched, after, before)
         new_headers = self._headers(headers, plan, (after, before), touched)
@@ -162,7 +246,7 @@ class RecordMasker:
     def _tombstone(self, topic: str, key: bytes | None, headers: Headers, touched: list[ColumnStats]) -> Outcome:
         if key is None:
             return Masked(None, None, self._headers(headers, None, None, touched), EventKind.TOMBSTONE)
-        key_doc = _Doc(key, "record key")
+        key_doc = _Doc(key, "record key", self._schemas)
         for table in tombstone_table_candidates(topic, key_doc.schema):
             plan = self.compiled.table(table)
             if plan is not None:
@@ -170,7 +254,9 @@ class RecordMasker:
                 new_headers = self._headers(headers, plan, (None, None), touched)
                 return Masked(masked_key, None, new_headers, EventKind.TOMBSTONE, table, None, touched)
         raise _Block(
-            BlockReason(BlockCode.UNKNOWN_TABLE, "tombstone's table (from key schema name or topic) is not in the policy"),
+            BlockReason(
+                BlockCode.UNKNOWN_TABLE, "tombstone's table (from key schema name or topic) is not in the policy"
+            ),
             EventKind.TOMBSTONE,
         )
 
@@ -204,7 +290,7 @@ class RecordMasker:
     ) -> bytes | None:
         if key is None:
             return None
-        return self._mask_key_doc(plan, _Doc(key, "record key"), touched, after, before)
+        return self._mask_key_doc(plan, _Doc(key, "record key", self._schemas), touched, after, before)
 
     def _mask_key_doc(
         self, plan: TablePlan, key_doc: _Doc, touched: list[ColumnStats], after: Any, before: Any
@@ -227,13 +313,16 @@ class RecordMasker:
         self, headers: Headers, plan: TablePlan | None, rows: tuple[Any, Any] | None, touched: list[ColumnStats]
     ) -> list[tuple[str, bytes | None]]:
         out: list[tuple[str, bytes | None]] = []
+        if not headers:
+            return out
         for name, value in headers:
             if name in KEY_HEADERS:
                 if plan is None or value is None:
                     continue  # no table to mask it with: dropped, never passed raw
                 after, before = rows or (None, None)
                 try:
-                    out.append((name, self._mask_key_doc(plan, _Doc(value, f"header {name}"), touched, after, before)))
+                    header_doc = _Doc(value, f"header {name}", self._schemas)
+                    out.append((name, self._mask_key_doc(plan, header_doc, touched, after, before)))
                 except DecodeError:
                     continue
             elif self._keep_header(name):

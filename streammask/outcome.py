@@ -54,7 +54,7 @@ class BlockReason:
         return f"{self.code.value}:{where} {self.detail}".replace(":  ", ": ")
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Masked:
     """What to produce: masked key, value and headers (bytes, ready for Kafka)."""
 
@@ -68,7 +68,7 @@ class Masked:
     """One entry per value masked (before, after, key, key headers), for audit counts."""
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Blocked:
     reason: BlockReason
     kind: EventKind | None = None

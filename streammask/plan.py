@@ -41,13 +41,6 @@ class ColumnStats:
     strategy: str
 
 
-def _null_safe(transform: Transform) -> Transform:
-    def masked(value: Any, row: RowContext) -> Any:
-        return None if value is None else transform(value, row)
-
-    return masked
-
-
 def _elementwise(transform: Transform) -> Transform:
     """Arrays of a maskable type (e.g. text[]): every element gets the column's transform."""
 
@@ -75,6 +68,9 @@ class RowMasker:
         for name, value in row.items():
             entry = columns.get(name)
             if entry is not None:
+                if value is None:
+                    out[name] = None
+                    continue
                 transform, stats = entry
                 try:
                     out[name] = transform(value, ctx)
@@ -82,8 +78,7 @@ class RowMasker:
                     if exc.column is None:
                         exc.column = name
                     raise
-                if value is not None:
-                    touched.append(stats)
+                touched.append(stats)
             elif name in passthrough:
                 out[name] = value
             else:
@@ -169,7 +164,7 @@ class TablePlan:
         transform = strategy.compile(options, target, ctx)
         if target is not ctype:
             transform = _elementwise(transform)
-        return _null_safe(transform), self.stats[column]
+        return transform, self.stats[column]
 
     def row_masker(self, schema_key: bytes | None, struct: ColumnType | None) -> RowMasker:
         """The masker for rows of ``struct`` (cached under ``schema_key``); None means schemaless."""

@@ -70,7 +70,7 @@ def _where(path: Path_) -> tuple[str | None, str | None]:
     return table, column
 
 
-def _friendly(err: dict[str, Any], path: Path_) -> str:
+def _friendly(err: Any, path: Path_) -> str:
     kind = err["type"]
     last = path[-1] if path else None
     if kind == "union_tag_invalid":

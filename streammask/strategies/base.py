@@ -7,7 +7,7 @@ Transforms never see nulls (the plan keeps null as null) and raise ``MaskingErro
 
 from __future__ import annotations
 
-import base64
+import binascii
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol
@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict
 from streammask.crypto import Permutation, Prf
 from streammask.errors import MaskingError
 from streammask.keys import MasterKey
-from streammask.types import ColumnType, Kind
+from streammask.types import ColumnType
 
 Transform = Callable[[Any, "RowContext"], Any]
 
@@ -31,16 +31,17 @@ class StrategyOptions(BaseModel):
 
 
 class RowContext:
-    """The raw (unmasked) rows of the event a value belongs to, for strategies that read other columns."""
+    """The raw (unmasked) rows of the event a value belongs to, for strategies that read other columns
+    (``shift`` reads its entity): the row itself first, then the event's other row, then the key."""
 
     __slots__ = ("rows",)
 
     def __init__(self, *rows: dict[str, Any] | None) -> None:
-        self.rows = [r for r in rows if r is not None]
+        self.rows = rows
 
     def lookup(self, column: str) -> tuple[bool, Any]:
         for row in self.rows:
-            if column in row:
+            if row is not None and column in row:
                 return True, row[column]
         return False, None
 
@@ -88,16 +89,17 @@ def canonical_bytes(value: Any) -> bytes:
 
 
 def b64decode(value: Any, column: str) -> bytes:
-    if not isinstance(value, str):
+    """Connect bytes are base64 text; strict: anything else is an error, not silently skipped."""
+    if value.__class__ is not str:
         raise MaskingError("bytes value is not a base64 string", column=column)
     try:
-        return base64.b64decode(value, validate=True)
-    except ValueError:
+        return binascii.a2b_base64(value, strict_mode=True)
+    except (binascii.Error, ValueError):
         raise MaskingError("bytes value is not valid base64", column=column) from None
 
 
 def b64encode(data: bytes) -> str:
-    return base64.b64encode(data).decode()
+    return binascii.b2a_base64(data, newline=False).decode()
 
 
 def require(cond: bool, message: str, column: str) -> None:
@@ -110,4 +112,24 @@ def expect_type(value: Any, kind: type | tuple[type, ...], column: ColumnType, n
         raise MaskingError(f"value does not match the column's type {column.describe()}", column=name)
 
 
-STRING_LIKE = frozenset({Kind.STRING})
+class Memo:
+    """A bounded memo for a deterministic function: values repeat (ids in before/after/key, names,
+    cities), and a hit costs a dict lookup instead of a cipher. Cleared whole when full."""
+
+    __slots__ = ("_data", "_fn", "_limit")
+
+    def __init__(self, fn: Callable[[Any], Any], limit: int = 65_536) -> None:
+        self._data: dict[Any, Any] = {}
+        self._fn = fn
+        self._limit = limit
+
+    def __call__(self, value: Any) -> Any:
+        try:
+            return self._data[value]
+        except KeyError:
+            pass
+        result = self._fn(value)
+        if len(self._data) >= self._limit:
+            self._data.clear()
+        self._data[value] = result
+        return result

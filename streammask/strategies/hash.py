@@ -56,7 +56,7 @@ class Hash:
                 w = value if value >= 0 else -value - 1
                 for band_lo, band_hi in BANDS:
                     if w < band_hi:
-                        h = band_lo + prf.below(canonical_bytes(value), band_hi - band_lo)
+                        h = band_lo + int.from_bytes(prf.hmac(canonical_bytes(value)), "big") % (band_hi - band_lo)
                         out = h if value >= 0 else -h - 1
                         if not lo <= out <= hi:
                             raise MaskingError(f"value outside {column.connect_type} range", column=name)
@@ -65,25 +65,25 @@ class Hash:
 
             return hash_int
         if kind is Kind.UUID:
-            return lambda value, row: str(uuid.UUID(bytes=prf.digest(canonical_bytes(value))[:16], version=8))
+            return lambda value, row: str(uuid.UUID(bytes=prf.hmac(canonical_bytes(value))[:16], version=8))
         if kind is Kind.BYTES:
             nbytes = options.length or 32
 
             def hash_bytes(value: Any, row: RowContext) -> Any:
-                return b64encode(prf.digest(b64decode(value, name))[:nbytes])
+                return b64encode(prf.hmac(b64decode(value, name))[:nbytes])
 
             return hash_bytes
         if kind is Kind.ENUM:
             allowed = column.enum_values
             if not allowed:
                 raise MaskingError("enum column has no `allowed` values in its schema", column=name)
-            return lambda value, row: allowed[prf.below(canonical_bytes(value), len(allowed))]
+            return lambda value, row: allowed[int.from_bytes(prf.hmac(canonical_bytes(value)), "big") % len(allowed)]
         limit = min(x for x in (options.length, _max_length(column), 64) if x)
         if kind is Kind.JSON:
-            return lambda value, row: orjson.dumps(prf.digest(canonical_bytes(value)).hex()[:limit]).decode()
+            return lambda value, row: orjson.dumps(prf.hmac(canonical_bytes(value)).hex()[:limit]).decode()
 
         def hash_str(value: Any, row: RowContext) -> Any:
             expect_type(value, str, column, name)
-            return prf.digest(value.encode("utf-8", "surrogatepass")).hex()[:limit]
+            return prf.hmac(value.encode("utf-8", "surrogatepass")).hex()[:limit]
 
         return hash_str

@@ -14,10 +14,10 @@ from pydantic import field_validator
 from streammask import fakes
 from streammask.strategies.base import (
     CompileContext,
+    Memo,
     RowContext,
     StrategyOptions,
     Transform,
-    canonical_bytes,
     expect_type,
 )
 from streammask.types import ColumnType, Kind
@@ -66,11 +66,18 @@ class Replace:
         kind = options.kind
         max_len = _max_length(column)
         pick = _picker(kind, options.locale)
+        digest = prf.digest
+
+        def fake(value: str) -> str:
+            out: str = pick(digest(value.encode("utf-8", "surrogatepass")))
+            return out[:max_len] if max_len else out
+
+        memo = Memo(fake)
 
         def replace(value: Any, row: RowContext) -> Any:
-            expect_type(value, str, column, name)
-            out = pick(prf.digest(canonical_bytes(value)))
-            return out[:max_len] if max_len else out
+            if value.__class__ is not str:
+                expect_type(value, str, column, name)
+            return memo(value)
 
         return replace
 

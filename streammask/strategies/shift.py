@@ -58,9 +58,11 @@ class Shift:
                     "or use REPLICA IDENTITY FULL)",
                     column=name,
                 )
-            cache_key = raw if isinstance(raw, int | str) else None
-            if cache_key is not None and cache_key in offsets:
-                return offsets[cache_key]
+            cache_key = raw if raw.__class__ is int or raw.__class__ is str else None
+            if cache_key is not None:
+                cached = offsets.get(cache_key)
+                if cached is not None:
+                    return cached
             n = prf.below(_NULL_ENTITY if raw is None else canonical_bytes(raw), 2 * max_days)
             days = n - max_days if n < max_days else n - max_days + 1
             if cache_key is not None:
@@ -74,7 +76,8 @@ class Shift:
             lo, hi = INT_RANGES["int32"]
 
             def shift_date(value: Any, row: RowContext) -> Any:
-                expect_type(value, int, column, name)
+                if value.__class__ is not int:
+                    expect_type(value, int, column, name)
                 return _in_range(value + offset_days(row), lo, hi, name)
 
             return shift_date
@@ -83,7 +86,8 @@ class Shift:
             lo, hi = INT_RANGES["int64"]
 
             def shift_timestamp(value: Any, row: RowContext) -> Any:
-                expect_type(value, int, column, name)
+                if value.__class__ is not int:
+                    expect_type(value, int, column, name)
                 return _in_range(value + offset_days(row) * ticks_per_day, lo, hi, name)
 
             return shift_timestamp

@@ -18,6 +18,7 @@ from streammask.crypto import Permutation
 from streammask.errors import MaskingError
 from streammask.strategies.base import (
     CompileContext,
+    Memo,
     RowContext,
     StrategyOptions,
     Transform,
@@ -29,34 +30,12 @@ from streammask.strategies.charclass import ascii_alphabet
 from streammask.types import ColumnType, Kind
 
 BANDS = ((0, 2**7), (2**7, 2**15), (2**15, 2**31), (2**31, 2**63))
-_CACHE_LIMIT = 65_536
 
 
 class TokenizeOptions(StrategyOptions):
     strategy: Literal["tokenize"]
     domain: str | None = None
     """Columns sharing a domain share the mapping, so foreign keys still join. Default: table.column."""
-
-
-class _Memo:
-    """A bounded memo of token results: ids repeat in before/after/key and across tables."""
-
-    __slots__ = ("_data", "_fn")
-
-    def __init__(self, fn: Callable[[Any], Any]) -> None:
-        self._data: dict[Any, Any] = {}
-        self._fn = fn
-
-    def __call__(self, value: Any) -> Any:
-        try:
-            return self._data[value]
-        except KeyError:
-            pass
-        result = self._fn(value)
-        if len(self._data) >= _CACHE_LIMIT:
-            self._data.clear()
-        self._data[value] = result
-        return result
 
 
 def integer_tokenizer(ctx: CompileContext, domain: str) -> Callable[[int], int]:
@@ -131,17 +110,18 @@ class Tokenize:
         kind = column.kind
         if kind is Kind.INTEGER:
             lo, hi = column.int_range
-            memo = _Memo(integer_tokenizer(ctx, domain))
+            memo = Memo(integer_tokenizer(ctx, domain))
 
             def tokenize_int(value: Any, row: RowContext) -> Any:
-                expect_type(value, int, column, name)
+                if value.__class__ is not int:
+                    expect_type(value, int, column, name)
                 if not lo <= value <= hi:
                     raise MaskingError(f"value outside {column.connect_type} range", column=name)
                 return memo(value)
 
             return tokenize_int
         if kind in (Kind.STRING, Kind.UUID):
-            string_memo = _Memo(
+            string_memo = Memo(
                 StringTokenizer(ctx.key.subkey(f"tokenize:str:{domain}"), hex_only=kind is Kind.UUID)
             )
 
