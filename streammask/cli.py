@@ -9,7 +9,7 @@ import argparse
 import contextlib
 import logging
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import IO
 
@@ -19,7 +19,7 @@ from streammask import __version__, logs
 from streammask.audit import AuditCounts
 from streammask.bootstrap import open_masker
 from streammask.check import check_sample
-from streammask.errors import DecodeError, PolicyError, StreamMaskError
+from streammask.errors import ConfigError, DecodeError, PolicyError, StreamMaskError
 from streammask.kcat_io import KcatRecord, format_line, read_records
 from streammask.outcome import BlockCode, Blocked, BlockReason, Coordinates, Masked
 from streammask.policy import load_policy
@@ -41,6 +41,8 @@ def _open(path: str | None, mode: str, default: IO[bytes]) -> Iterator[IO[bytes]
 
 def cmd_mask(args: argparse.Namespace) -> int:
     setup = open_masker(args.policy)
+    if args.audit:
+        Path(args.audit).touch()  # an unwritable audit path fails now, before any record is written
     audit = AuditCounts(setup.loaded.sha256, setup.key.key_id)
     masker = setup.masker
     with _open(args.input, "rb", sys.stdin.buffer) as src, _open(args.output, "wb", sys.stdout.buffer) as dst:
@@ -125,7 +127,35 @@ def build_parser() -> argparse.ArgumentParser:
 
     schema = sub.add_parser("policy-schema", help="print the policy file's JSON Schema")
     schema.set_defaults(func=cmd_policy_schema)
+
+    for name, help_text in (
+        ("run", "run the streaming proxy"),
+        ("validate", "validate a proxy config and the policy it names"),
+        ("lag", "print consumer lag per source partition"),
+    ):
+        cmd = sub.add_parser(name, help=help_text)
+        cmd.add_argument("--config", required=True, help="proxy config YAML")
+        cmd.set_defaults(func=_proxy_command(name))
+    demo = sub.add_parser("demo", help="run the proxy on a local broker with the example events")
+    demo.add_argument("--metrics-port", type=int, default=0, help="metrics port (default: any free one)")
+    demo.set_defaults(func=_proxy_command("demo"))
     return parser
+
+
+def _proxy_command(name: str) -> Callable[[argparse.Namespace], int]:
+    """Kafka clients load only when a proxy command runs: the offline commands never need them."""
+
+    def run(args: argparse.Namespace) -> int:
+        if name == "demo":
+            from streammask.proxy.demo import cmd_demo
+
+            return cmd_demo(args)
+        from streammask.proxy import commands
+
+        func: Callable[[argparse.Namespace], int] = getattr(commands, f"cmd_{name}")
+        return func(args)
+
+    return run
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -133,7 +163,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logs.configure(args.log_level)
     try:
         return int(args.func(args))
-    except PolicyError as exc:
+    except (PolicyError, ConfigError) as exc:
         for problem in exc.problems:
             print(f"error: {problem}", file=sys.stderr)
         return EXIT_INVALID

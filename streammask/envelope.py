@@ -9,9 +9,15 @@ from streammask.outcome import EventKind
 CHANGE_OPS = frozenset({"c", "u", "d", "r", "t", "m"})
 # Envelope fields a change event may carry; any other one may hold row data and blocks the record
 # (e.g. MongoDB's updateDescription), until streammask learns to mask it.
-ENVELOPE_FIELDS = frozenset({"before", "after", "source", "op", "ts_ms", "ts_us", "ts_ns", "transaction", "message"})
-# Source-block fields that copy row data: MySQL's `query` (binlog_rows_query_log_events).
-SOURCE_ROW_DATA_FIELDS = frozenset({"query"})
+# (`message` belongs to op m events only, which are handled apart: in a change event it is unknown.)
+ENVELOPE_FIELDS = frozenset({"before", "after", "source", "op", "ts_ms", "ts_us", "ts_ns", "transaction"})
+# Heartbeats and transaction metadata pass unchanged, so only with exactly the fields Debezium gives
+# them: any other field could hold anything.
+HEARTBEAT_FIELDS = frozenset({"ts_ms"})
+TRANSACTION_FIELDS = frozenset({"status", "id", "event_count", "data_collections", "ts_ms"})
+# Source-block fields that copy row data: MySQL's `query` (binlog_rows_query_log_events) and Oracle's
+# `redo_sql` (log.mining.include.redo.sql).
+SOURCE_ROW_DATA_FIELDS = frozenset({"query", "redo_sql"})
 KEY_HEADERS = frozenset({"__debezium.oldkey", "__debezium.newkey"})
 
 
@@ -28,9 +34,9 @@ def classify(payload: dict[str, Any], schema: dict[str, Any] | None) -> EventKin
     name = (schema or {}).get("name") or ""
     if "op" in payload:
         return EventKind.MESSAGE if payload.get("op") == "m" else EventKind.CHANGE
-    if name.endswith(".Heartbeat") or (not name and set(payload) == {"ts_ms"}):
+    if payload.keys() == HEARTBEAT_FIELDS and (not name or name.endswith(".Heartbeat")):
         return EventKind.HEARTBEAT
-    if payload.get("status") in ("BEGIN", "END") and "id" in payload:
+    if payload.get("status") in ("BEGIN", "END") and "id" in payload and payload.keys() <= TRANSACTION_FIELDS:
         return EventKind.TRANSACTION
     if "ddl" in payload or "tableChanges" in payload or "historyRecord" in payload:
         return EventKind.SCHEMA_CHANGE

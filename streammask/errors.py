@@ -48,6 +48,14 @@ class PolicyProblem:
         return f"PolicyProblem({self!s})"
 
 
+class ConfigError(StreamMaskError):
+    """The proxy config file is invalid; each problem names the file, line and what to fix."""
+
+    def __init__(self, problems: list[PolicyProblem]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(str(p) for p in problems))
+
+
 class KeyError_(StreamMaskError):
     """The masking key could not be loaded (missing env var, unreadable file, too short)."""
 

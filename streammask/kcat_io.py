@@ -31,6 +31,12 @@ def _text(value: Any, what: str, line_no: int) -> bytes | None:
     return value.encode("utf-8", "surrogateescape")
 
 
+def _int(value: Any, what: str, line_no: int) -> int:
+    if value.__class__ is not int:  # not bool, float or a string: kcat writes integers
+        raise DecodeError(f"line {line_no}: `{what}` must be an integer")
+    return int(value)
+
+
 def parse_line(line: bytes, line_no: int) -> KcatRecord:
     try:
         doc = orjson.loads(line)
@@ -46,7 +52,10 @@ def parse_line(line: bytes, line_no: int) -> KcatRecord:
     ]
     extra = {k: v for k, v in doc.items() if k not in ("topic", "partition", "offset", "key", "payload", "headers")}
     return KcatRecord(
-        Coordinates(str(doc.get("topic", "")), int(doc.get("partition", -1)), int(doc.get("offset", -1))),
+        Coordinates(
+            str(doc.get("topic", "")), _int(doc.get("partition", -1), "partition", line_no),
+            _int(doc.get("offset", -1), "offset", line_no),
+        ),
         _text(doc.get("key"), "key", line_no),
         _text(doc.get("payload"), "payload", line_no),
         headers,

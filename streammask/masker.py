@@ -241,7 +241,11 @@ class RecordMasker:
             out["source"] = {k: (None if k in SOURCE_ROW_DATA_FIELDS else v) for k, v in source.items()}
         masked_key = self._key(plan, key, touched, after, before)
         new_headers = self._headers(headers, plan, (after, before), touched)
-        return Masked(masked_key, doc.encode(out), new_headers, EventKind.CHANGE, table, op, touched)
+        ts_ms = source.get("ts_ms")
+        return Masked(
+            masked_key, doc.encode(out), new_headers, EventKind.CHANGE, table, op, touched,
+            ts_ms if ts_ms.__class__ is int else None,
+        )
 
     def _tombstone(self, topic: str, key: bytes | None, headers: Headers, touched: list[ColumnStats]) -> Outcome:
         if key is None:

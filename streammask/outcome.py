@@ -66,6 +66,8 @@ class Masked:
     op: str | None = None
     masked_columns: list[ColumnStats] = field(default_factory=list)
     """One entry per value masked (before, after, key, key headers), for audit counts."""
+    source_ts_ms: int | None = None
+    """Debezium's source.ts_ms: when the change happened in the database (for end-to-end delay)."""
 
 
 @dataclass(slots=True)

@@ -147,7 +147,9 @@ class TablePlan:
     def _compile_column(self, column: str, ctype: ColumnType) -> tuple[Transform, ColumnStats]:
         options = self.fields[column]
         strategy = STRATEGIES[options.strategy]
-        target = ctype.items if ctype.kind is Kind.ARRAY and ctype.items is not None else ctype
+        target = ctype
+        if ctype.kind is Kind.ARRAY and ctype.items is not None and not strategy.accepts(ctype):
+            target = ctype.items  # e.g. tokenize a text[] element by element; redact/keep take the whole array
         if not strategy.accepts(target):
             line = self.loaded.field_line(self.table, column)
             raise NotApplicable(

@@ -84,7 +84,9 @@ class ColumnType:
     parameters: tuple[tuple[str, str], ...] = ()
     known: bool = True  # False when inferred from a JSON value (schemaless converter)
     fields: tuple[tuple[str, ColumnType], ...] = field(default=(), compare=False)
-    items: ColumnType | None = field(default=None, compare=False)  # element type of an array
+    # Element type of an array; compared (and hashed) so that compiled transforms cached per column type
+    # are not reused when an array's element type changes (smallint[] -> integer[], int[] -> text[]).
+    items: ColumnType | None = None
 
     @property
     def kind(self) -> Kind:

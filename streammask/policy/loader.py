@@ -11,14 +11,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import ValidationError
 
 from streammask.errors import PolicyError, PolicyProblem
 from streammask.policy.model import Policy
 from streammask.strategies import STRATEGIES
+from streammask.yamldoc import YamlDoc, YamlPath, describe_validation_error, parse_yaml
 
-Path_ = tuple[str | int, ...]
+Path_ = YamlPath
 
 
 @dataclass(frozen=True)
@@ -31,37 +31,10 @@ class LoadedPolicy:
     lines: dict[Path_, int]
 
     def line_of(self, *path: str | int) -> int | None:
-        return _line_for(self.lines, path)
+        return YamlDoc(None, self.source, self.lines).line_of(path)
 
     def field_line(self, table: str, column: str) -> int | None:
         return self.line_of("tables", table, "fields", column)
-
-
-def _line_for(lines: dict[Path_, int], path: Path_) -> int | None:
-    for end in range(len(path), 0, -1):
-        line = lines.get(tuple(path[:end]))
-        if line is not None:
-            return line
-    return None
-
-
-def _walk(node: yaml.Node, path: Path_, lines: dict[Path_, int], problems: list[PolicyProblem], src: str) -> None:
-    if isinstance(node, yaml.MappingNode):
-        seen: set[str] = set()
-        for key_node, value_node in node.value:
-            key = str(key_node.value)
-            line = key_node.start_mark.line + 1
-            if key in seen:
-                problems.append(
-                    PolicyProblem(f"duplicate key {key!r}; each entry may appear once", file=src, line=line)
-                )
-            seen.add(key)
-            lines[(*path, key)] = line
-            _walk(value_node, (*path, key), lines, problems, src)
-    elif isinstance(node, yaml.SequenceNode):
-        for i, item in enumerate(node.value):
-            lines[(*path, i)] = item.start_mark.line + 1
-            _walk(item, (*path, i), lines, problems, src)
 
 
 def _where(path: Path_) -> tuple[str | None, str | None]:
@@ -70,21 +43,26 @@ def _where(path: Path_) -> tuple[str | None, str | None]:
     return table, column
 
 
+def _without_union_tag(loc: Any) -> Path_:
+    """pydantic puts the strategy (the union tag) after the column: tables/T/fields/C/<strategy>/option.
+    Only that element is dropped: a column may well be named like a strategy (a password `hash`)."""
+    path = tuple(loc)
+    if len(path) > 4 and path[0] == "tables" and path[2] == "fields" and path[4] in STRATEGIES:
+        return (*path[:4], *path[5:])
+    return path
+
+
 def _friendly(err: Any, path: Path_) -> str:
     kind = err["type"]
-    last = path[-1] if path else None
     if kind == "union_tag_invalid":
         return f"unknown strategy {err['input'].get('strategy')!r}; use one of: {', '.join(STRATEGIES)}"
     if kind == "union_tag_not_found":
         return f"no `strategy` given; use one of: {', '.join(STRATEGIES)}"
-    if kind == "extra_forbidden":
-        owner = path[-2] if len(path) > 1 else "policy"
-        return f"unknown option {last!r} for {owner!r}; remove it or check its spelling"
-    if kind == "missing":
-        if path == ("key",):
-            return "the policy has no `key`; add key: {env: STREAMMASK_KEY, id: \"<key id>\"} (or file: PATH)"
-        return f"option {last!r} is required here"
-    return f"{last}: {err['msg']}" if isinstance(last, str) else str(err["msg"])
+    if kind == "missing" and path == ("key",):
+        return "the policy has no `key`; add key: {env: STREAMMASK_KEY, id: \"<key id>\"} (or file: PATH)"
+    if kind in ("model_attributes_type", "dict_type") and len(path) == 4 and path[2] == "fields":
+        return "a masked column needs a mapping such as {strategy: redact}"
+    return describe_validation_error(err, path)
 
 
 def load_policy(path: str | Path) -> LoadedPolicy:
@@ -98,30 +76,20 @@ def load_policy(path: str | Path) -> LoadedPolicy:
 
 
 def parse_policy(raw: bytes, src: str = "<policy>") -> LoadedPolicy:
-    problems: list[PolicyProblem] = []
-    lines: dict[Path_, int] = {}
-    try:
-        text = raw.decode("utf-8")
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
-    except (UnicodeDecodeError, yaml.YAMLError) as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else None
-        problem = getattr(exc, "problem", None) or "not valid UTF-8 YAML"
-        raise PolicyError([PolicyProblem(f"YAML syntax error: {problem}", file=src, line=line)]) from None
-    if root is None or not isinstance(data, dict):
-        raise PolicyError([PolicyProblem("the policy must be a YAML mapping with version, key and tables", file=src)])
-    _walk(root, (), lines, problems, src)
-    if problems:
+    doc, problems = parse_yaml(raw, src, _where)
+    if doc is None:
         raise PolicyError(problems)
+    data, lines = doc.data, doc.lines
+    if not isinstance(data, dict):
+        raise PolicyError([PolicyProblem("the policy must be a YAML mapping with version, key and tables", file=src)])
     try:
         policy = Policy.model_validate(data)
     except ValidationError as exc:
         for err in exc.errors():
-            path = tuple(p for p in err["loc"] if not (isinstance(p, str) and p in STRATEGIES))
+            path = _without_union_tag(err["loc"])
             table, column = _where(path)
             problems.append(
-                PolicyProblem(_friendly(err, path), file=src, line=_line_for(lines, path), table=table, column=column)
+                PolicyProblem(_friendly(err, path), file=src, line=doc.line_of(path), table=table, column=column)
             )
         raise PolicyError(problems) from None
     loaded = LoadedPolicy(policy, src, hashlib.sha256(raw).hexdigest(), lines)

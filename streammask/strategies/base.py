@@ -116,12 +116,13 @@ class Memo:
     """A bounded memo for a deterministic function: values repeat (ids in before/after/key, names,
     cities), and a hit costs a dict lookup instead of a cipher. Cleared whole when full."""
 
-    __slots__ = ("_data", "_fn", "_limit")
+    __slots__ = ("_data", "_fn", "_limit", "lookup")
 
     def __init__(self, fn: Callable[[Any], Any], limit: int = 65_536) -> None:
         self._data: dict[Any, Any] = {}
         self._fn = fn
         self._limit = limit
+        self.lookup = self._data.get  # the hit path, with no Python frame: callers try it first
 
     def __call__(self, value: Any) -> Any:
         try:

@@ -8,9 +8,11 @@ their scale; floats stay floats.
 from __future__ import annotations
 
 import decimal
+import math
 from bisect import bisect_right
 from collections.abc import Callable
 from decimal import Decimal
+from fractions import Fraction
 from typing import Any, ClassVar, Literal
 
 from pydantic import Field, model_validator
@@ -49,6 +51,16 @@ def band_floor(options: BucketOptions) -> Callable[[Decimal], Decimal]:
     return lambda v: bounds[max(0, bisect_right(bounds, v) - 1)]
 
 
+def exact_band_floor(options: BucketOptions) -> Callable[[Fraction], Fraction]:
+    """``band_floor`` on exact rationals, for decimals of any precision (Decimal arithmetic rounds at
+    28 significant digits, which moves a 40-digit numeric into the wrong band)."""
+    if options.step is not None:
+        step = Fraction(options.step)
+        return lambda v: math.floor(v / step) * step
+    bounds = [Fraction(b) for b in options.boundaries or []]
+    return lambda v: bounds[max(0, bisect_right(bounds, v) - 1)]
+
+
 def _encode_unscaled(unscaled: int) -> str:
     return b64encode(unscaled.to_bytes((unscaled.bit_length() + 8) // 8, "big", signed=True))
 
@@ -63,6 +75,7 @@ class Bucket:
 
     def compile(self, options: BucketOptions, column: ColumnType, ctx: CompileContext) -> Transform:
         floor = band_floor(options)
+        exact_floor = exact_band_floor(options)
         name = ctx.column
         kind = column.kind
         if kind is Kind.INTEGER:
@@ -73,7 +86,7 @@ class Bucket:
                     raise MaskingError(f"value does not match the column's type {column.describe()}", column=name)
                 if isinstance(value, float) and not column.known:
                     return float(floor(Decimal(repr(value))))
-                return min(hi, max(lo, int(floor(Decimal(value)))))
+                return min(hi, max(lo, math.floor(floor(Decimal(value)))))
 
             return bucket_int
         if kind is Kind.FLOAT:
@@ -86,20 +99,32 @@ class Bucket:
             return bucket_float
         if kind is Kind.DECIMAL:
             scale = column.scale
+            # Like integers within their type, decimals stay within their column's precision: a band
+            # floor rounds toward -inf, so numeric(4,2)'s -99.99 would become -100.00 (5 digits).
+            precision = column.param("connect.decimal.precision")
+            most = 10 ** int(precision) - 1 if precision and precision.isdigit() else None
+
+            def clamp(unscaled: int) -> int:
+                return unscaled if most is None else min(most, max(-most, unscaled))
+
             step_unscaled = options.step.scaleb(scale) if options.step is not None else None
             if step_unscaled is not None and step_unscaled == step_unscaled.to_integral_value():
                 int_step = int(step_unscaled)  # exact integer arithmetic on the unscaled value
 
                 def bucket_decimal_fast(value: Any, row: RowContext) -> Any:
                     unscaled = int.from_bytes(b64decode(value, name), "big", signed=True)
-                    return _encode_unscaled(unscaled // int_step * int_step)
+                    banded = unscaled // int_step * int_step
+                    if most is not None and not -most <= banded <= most:
+                        banded = min(most, max(-most, banded))
+                    return _encode_unscaled(banded)
 
                 return bucket_decimal_fast
 
+            ten_scale = Fraction(10) ** scale
+
             def bucket_decimal(value: Any, row: RowContext) -> Any:
                 unscaled = int.from_bytes(b64decode(value, name), "big", signed=True)
-                banded = floor(Decimal(unscaled).scaleb(-scale))
-                return _encode_unscaled(int(banded.scaleb(scale).to_integral_value(decimal.ROUND_FLOOR)))
+                return _encode_unscaled(clamp(math.floor(exact_floor(unscaled / ten_scale) * ten_scale)))
 
             return bucket_decimal
 
@@ -108,8 +133,8 @@ class Bucket:
                 raise MaskingError("VariableScaleDecimal value is not a {scale, value} struct", column=name)
             scale = value["scale"]
             unscaled = int.from_bytes(b64decode(value.get("value"), name), "big", signed=True)
-            banded = floor(Decimal(unscaled).scaleb(-scale))
-            out = int(banded.scaleb(scale).to_integral_value(decimal.ROUND_FLOOR))
+            ten_scale = Fraction(10) ** scale
+            out = math.floor(exact_floor(unscaled / ten_scale) * ten_scale)
             return {**value, "value": _encode_unscaled(out)}
 
         return bucket_variable

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import string
+import unicodedata
 
 DIGITS = string.digits
 LOWER = string.ascii_lowercase
@@ -40,8 +41,8 @@ def any_alphabet(ch: str) -> str | None:
         return DIGITS
     if ch.isupper():
         return LATIN1_UPPER
-    if ch.isalpha() or ch.isnumeric():
-        return LATIN1_LOWER
+    if ch.isalpha() or ch.isnumeric() or unicodedata.category(ch) in ("Mn", "Mc", "Me"):
+        return LATIN1_LOWER  # combining marks (accents, vowel signs) carry text too: masked, not kept
     return None
 
 

@@ -12,8 +12,9 @@
 
 from __future__ import annotations
 
+import array
 import re
-import struct
+import sys
 from typing import Any, ClassVar, Literal
 
 from pydantic import Field
@@ -33,6 +34,8 @@ from streammask.strategies.charclass import DIGITS, any_alphabet, ascii_alphabet
 from streammask.types import ColumnType, Kind
 
 _CARD = re.compile(r"^[0-9](?:[0-9 -]*[0-9])?$")
+# Auto mode keeps the domain only of what looks like one address; free text with an '@' is text.
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+")
 
 
 class FormatPreserveOptions(StrategyOptions):
@@ -44,6 +47,7 @@ class FormatPreserveOptions(StrategyOptions):
 
 
 _TABLE_SIZE = 1 << 16
+_LITTLE_ENDIAN = sys.byteorder == "little"
 _SPREAD: dict[str, str] = {}
 
 
@@ -74,12 +78,23 @@ _TABLES_ANY = _TablesByChar(hex_only=False)
 _TABLES_HEX = _TablesByChar(hex_only=True)
 
 
+def _slots(stream: bytes) -> array.array[int]:
+    """Two PRF bytes per character, read big-endian on every machine (the output must not depend on it)."""
+    slots = array.array("H", stream)
+    if _LITTLE_ENDIAN:
+        slots.byteswap()
+    return slots
+
+
 def _mask_chars(prf: Prf, seed: bytes, text: str, keep_prefix: int, keep_suffix: int, hex_only: bool) -> str:
     end = len(text) - keep_suffix
     if end <= keep_prefix:
         return text
     tables = _TABLES_HEX if hex_only else _TABLES_ANY
-    slots = struct.unpack(f">{len(text)}H", prf.stream(seed, 2 * len(text)))
+    slots = _slots(prf.stream(seed, 2 * len(text)))
+    if keep_prefix == 0 and keep_suffix == 0:
+        pairs = zip(text, slots, strict=True)
+        return "".join([ch if (table := tables[ch]) is None else table[slot] for ch, slot in pairs])
     masked = [
         ch if (table := tables[ch]) is None else table[slot]
         for ch, slot in zip(text[keep_prefix:end], slots[keep_prefix:end], strict=True)
@@ -140,7 +155,7 @@ class FormatPreserve:
             seed = value.encode("utf-8", "surrogatepass")
             m = mode
             if m == "auto":
-                m = "email" if "@" in value else "card" if _looks_like_card(value) else "text"
+                m = "email" if _EMAIL.fullmatch(value) else "card" if _looks_like_card(value) else "text"
             if m == "email":
                 at = value.rfind("@")
                 if at <= 0:
@@ -166,7 +181,7 @@ def _same_digits(prf: Prf, value: int, lo: int | None, hi: int | None) -> int:
     """Another integer with the same sign and number of digits, within [lo, hi] when given."""
     negative = value < 0
     digits = len(str(abs(value)))
-    low = 0 if digits == 1 else 10 ** (digits - 1)
+    low = 10 ** (digits - 1) if digits > 1 else int(negative)  # -0 would lose the sign
     high = 10**digits - 1
     if negative and lo is not None:
         high = min(high, -lo)

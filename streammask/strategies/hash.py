@@ -65,7 +65,7 @@ class Hash:
 
             return hash_int
         if kind is Kind.UUID:
-            return lambda value, row: str(uuid.UUID(bytes=prf.hmac(canonical_bytes(value))[:16], version=8))
+            return lambda value, row: _uuid8(prf.hmac(canonical_bytes(value))[:16])
         if kind is Kind.BYTES:
             nbytes = options.length or 32
 
@@ -87,3 +87,11 @@ class Hash:
             return prf.hmac(value.encode("utf-8", "surrogatepass")).hex()[:limit]
 
         return hash_str
+
+
+def _uuid8(digest: bytes) -> str:
+    """A version-8 (RFC 9562) UUID from 16 bytes; ``uuid.UUID(version=8)`` only exists from Python 3.14."""
+    n = int.from_bytes(digest, "big")
+    n = (n & ~(0xF000 << 64)) | (8 << 76)  # version nibble
+    n = (n & ~(0xC000 << 48)) | (0x8000 << 48)  # RFC 4122/9562 variant
+    return str(uuid.UUID(int=n))

@@ -7,6 +7,9 @@ allowed value / empty array or map), so a JDBC sink still accepts the row. ``val
 
 from __future__ import annotations
 
+import datetime as dt
+import json
+import uuid
 from typing import Any, ClassVar, Literal
 
 from streammask.errors import MaskingError
@@ -50,6 +53,32 @@ _LITERAL_TYPES: dict[Kind, tuple[type, ...]] = {
 }
 
 
+def _literal_valid(column: ColumnType, value: Any) -> bool:
+    """Range and format of a literal, beyond its JSON type."""
+    kind = column.kind
+    if kind is Kind.INTEGER:
+        lo, hi = column.int_range
+        return bool(lo <= value <= hi)
+    if kind is Kind.DATE:
+        return bool(-(2**31) <= value < 2**31)
+    if kind is Kind.UUID:
+        try:
+            uuid.UUID(value)
+        except ValueError:
+            return False
+    if kind is Kind.JSON:
+        try:
+            json.loads(value)
+        except ValueError:
+            return False
+    if kind is Kind.ZONED_TIMESTAMP:
+        try:
+            dt.datetime.fromisoformat(value)
+        except ValueError:
+            return False
+    return True
+
+
 def neutral_value(column: ColumnType) -> Any:
     kind = column.kind
     if kind is Kind.ENUM and column.enum_values:
@@ -58,7 +87,12 @@ def neutral_value(column: ColumnType) -> Any:
         return _TIME_NEUTRAL.get(column.connect_type, 0)
     if kind in _NEUTRAL:
         return _NEUTRAL[kind]
-    raise MaskingError(f"redact has no neutral value for a non-optional {column.describe()}; set `value`")
+    if kind in _LITERAL_TYPES:
+        raise MaskingError(f"redact has no neutral value for a non-optional {column.describe()}; set `value`")
+    raise MaskingError(
+        f"redact cannot fill a non-optional {column.describe()} column and no literal fits it; "
+        "make the column nullable in the source, or mask it with another strategy (keep needs approval)"
+    )
 
 
 class Redact:
@@ -80,6 +114,8 @@ class Redact:
                 raise MaskingError(f"redact `value` does not fit a {column.describe()} column", column=ctx.column)
             if column.kind is Kind.ENUM and replacement not in column.enum_values:
                 raise MaskingError("redact `value` is not one of the enum's allowed values", column=ctx.column)
+            if column.known and not _literal_valid(column, replacement):
+                raise MaskingError(f"redact `value` is not a valid {column.describe()} value", column=ctx.column)
         elif column.optional or not column.known:
             replacement = None
         else:

@@ -73,11 +73,13 @@ class Replace:
             return out[:max_len] if max_len else out
 
         memo = Memo(fake)
+        lookup = memo.lookup
 
         def replace(value: Any, row: RowContext) -> Any:
             if value.__class__ is not str:
                 expect_type(value, str, column, name)
-            return memo(value)
+            hit = lookup(value)
+            return hit if hit is not None else memo(value)
 
         return replace
 

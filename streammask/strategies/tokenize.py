@@ -111,10 +111,14 @@ class Tokenize:
         if kind is Kind.INTEGER:
             lo, hi = column.int_range
             memo = Memo(integer_tokenizer(ctx, domain))
+            lookup = memo.lookup
 
             def tokenize_int(value: Any, row: RowContext) -> Any:
-                if value.__class__ is not int:
+                if value.__class__ is not int:  # first: True would hit the memo entry of 1
                     expect_type(value, int, column, name)
+                hit = lookup(value)
+                if hit is not None:
+                    return hit
                 if not lo <= value <= hi:
                     raise MaskingError(f"value outside {column.connect_type} range", column=name)
                 return memo(value)
@@ -125,10 +129,12 @@ class Tokenize:
                 StringTokenizer(ctx.key.subkey(f"tokenize:str:{domain}"), hex_only=kind is Kind.UUID)
             )
 
+            canonical_case = kind is Kind.UUID  # a uuid is case-insensitive: one spelling, one token
+
             def tokenize_str(value: Any, row: RowContext) -> Any:
                 expect_type(value, str, column, name)
                 try:
-                    return string_memo(value)
+                    return string_memo(value.lower() if canonical_case else value)
                 except MaskingError as exc:
                     raise MaskingError(str(exc), column=name) from None
 

@@ -1,0 +1,1 @@
+"""The streaming proxy: ``streammask run``. Kafka I/O lives here, never in the masking core."""

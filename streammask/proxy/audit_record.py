@@ -1,0 +1,95 @@
+"""One audit record per committed transaction, chained per instance by the hash of the previous one.
+
+The record says what was masked, how, under which policy and key id, and which source offsets it
+covers; it never holds a value. ``schemas/audit-record.schema.json`` describes it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from streammask import __version__
+from streammask.audit import AuditCounts, utc_now
+from streammask.outcome import Coordinates
+
+GENESIS = "0" * 64
+
+
+@dataclass
+class OffsetRange:
+    first: int
+    last: int
+
+
+@dataclass
+class TransactionAudit:
+    """Counts for one transaction plus the source offset range per partition it consumed."""
+
+    counts: AuditCounts
+    ranges: dict[tuple[str, int], OffsetRange] = field(default_factory=dict)
+
+    def consumed(self, where: Coordinates) -> None:
+        r = self.ranges.get((where.topic, where.partition))
+        if r is None:
+            self.ranges[(where.topic, where.partition)] = OffsetRange(where.offset, where.offset)
+        else:
+            r.last = max(r.last, where.offset)
+            r.first = min(r.first, where.offset)
+
+    def next_offsets(self) -> dict[tuple[str, int], int]:
+        return {tp: r.last + 1 for tp, r in self.ranges.items()}
+
+
+def canonical(doc: dict[str, Any]) -> bytes:
+    return orjson.dumps(doc, option=orjson.OPT_SORT_KEYS)
+
+
+def record_hash(doc: dict[str, Any]) -> str:
+    """sha256 over the canonical JSON of the record without its own ``hash``."""
+    return hashlib.sha256(canonical({k: v for k, v in doc.items() if k != "hash"})).hexdigest()
+
+
+def build_record(
+    audit: TransactionAudit, *, instance: str, sequence: int, prev_hash: str, group_id: str
+) -> dict[str, Any]:
+    summary = audit.counts.as_dict()
+    doc: dict[str, Any] = {
+        "type": "streammask.audit.transaction",
+        "streammask_version": __version__,
+        "instance": instance,
+        "group_id": group_id,
+        "sequence": sequence,
+        "policy_sha256": summary["policy_sha256"],
+        "key_id": summary["key_id"],
+        "started_at": summary["started_at"],
+        "committed_at": utc_now(),
+        "source_ranges": [
+            {"topic": t, "partition": p, "first_offset": r.first, "last_offset": r.last}
+            for (t, p), r in sorted(audit.ranges.items())
+        ],
+        "records": summary["records"],
+        "events": summary["events"],
+        "tables": summary["tables"],
+        "blocked_by_code": summary["blocked_by_code"],
+        "blocked": summary["blocked"],
+        "prev_hash": prev_hash,
+    }
+    doc["hash"] = record_hash(doc)
+    return doc
+
+
+def verify_chain(records: list[dict[str, Any]]) -> list[str]:
+    """Problems in one instance's chain, in sequence order: a broken link or an altered record."""
+    problems = []
+    prev = None
+    for rec in sorted(records, key=lambda r: r["sequence"]):
+        if record_hash(rec) != rec.get("hash"):
+            problems.append(f"record {rec['sequence']}: hash does not match its content")
+        if prev is not None and rec.get("prev_hash") != prev["hash"]:
+            problems.append(f"record {rec['sequence']}: prev_hash does not match record {prev['sequence']}")
+        prev = rec
+    return problems

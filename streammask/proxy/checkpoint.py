@@ -1,0 +1,55 @@
+"""Checkpoint records on the target cluster, written in the same transaction as the masked output.
+
+Two kinds, in one compacted topic:
+- ``offsets/<group>/<topic>/<partition>`` → the next source offset to read (cross-cluster mode: the
+  source of truth for where to resume);
+- ``audit-head/<group>/<instance>`` → sequence and hash of the instance's last audit record, so the
+  audit chain continues across restarts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import orjson
+
+
+def offsets_key(group: str, topic: str, partition: int) -> bytes:
+    return f"offsets/{group}/{topic}/{partition}".encode()
+
+
+def audit_head_key(group: str, instance: str) -> bytes:
+    return f"audit-head/{group}/{instance}".encode()
+
+
+def encode_offset(topic: str, partition: int, next_offset: int, instance: str) -> bytes:
+    return orjson.dumps({"topic": topic, "partition": partition, "next_offset": next_offset, "instance": instance})
+
+
+def encode_audit_head(sequence: int, record_hash: str) -> bytes:
+    return orjson.dumps({"sequence": sequence, "hash": record_hash})
+
+
+@dataclass
+class CheckpointState:
+    """The latest value per checkpoint key, as read back from the topic."""
+
+    offsets: dict[tuple[str, int], int]
+    audit_heads: dict[str, tuple[int, str]]
+
+    @classmethod
+    def empty(cls) -> CheckpointState:
+        return cls({}, {})
+
+    def apply(self, group: str, key: bytes | None, value: bytes | None) -> None:
+        if key is None:
+            return
+        text = key.decode("utf-8", "replace")
+        parts = text.split("/")
+        if value is None or len(parts) < 3 or parts[1] != group:
+            return
+        doc = orjson.loads(value)
+        if parts[0] == "offsets":
+            self.offsets[(doc["topic"], int(doc["partition"]))] = int(doc["next_offset"])
+        elif parts[0] == "audit-head":
+            self.audit_heads["/".join(parts[2:])] = (int(doc["sequence"]), str(doc["hash"]))

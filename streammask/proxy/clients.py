@@ -1,0 +1,135 @@
+"""Kafka clients as streammask needs them: the properties that make delivery guarantees hold are set
+here, on top of whatever the user's config passes through."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka.admin import AdminClient
+from confluent_kafka.cimpl import NewTopic
+
+from streammask.proxy.config import KafkaProps, ProxyConfig
+
+# One config section feeds both kinds of client; each gets only the properties that apply to it.
+_CONSUMER_ONLY = ("session.timeout.ms", "heartbeat.interval.ms", "max.poll.interval.ms", "auto.offset.reset",
+                  "partition.assignment.strategy", "group.", "fetch.", "queued.", "check.crcs",
+                  "enable.partition.eof", "auto.commit.interval.ms", "isolation.level")
+_PRODUCER_ONLY = ("acks", "linger.ms", "batch.", "queue.buffering.", "message.send.max.retries", "retries",
+                  "delivery.timeout.ms", "partitioner", "compression.type", "transaction.timeout.ms",
+                  "request.required.acks", "sticky.partitioning")
+
+
+def _props(base: KafkaProps, kind: str, **extra: Any) -> dict[str, Any]:
+    drop = {"producer": _CONSUMER_ONLY, "consumer": _PRODUCER_ONLY, "admin": _CONSUMER_ONLY + _PRODUCER_ONLY}[kind]
+    props: dict[str, Any] = {k: v for k, v in base.items() if not k.startswith(drop)}
+    props.update({k.replace("_", "."): v for k, v in extra.items()})
+    props["logger"] = logging.getLogger(f"streammask.librdkafka.{kind}")  # into the JSON logs
+    return props
+
+
+def source_consumer(config: ProxyConfig, stats_cb: Callable[[str], None] | None = None) -> Consumer:
+    props = _props(
+        config.source,
+        "consumer",
+        enable_auto_commit=False,
+        enable_auto_offset_store=False,
+        auto_offset_reset=config.source.get("auto.offset.reset", "earliest"),
+    )
+    props["group.id"] = config.group_id
+    props["isolation.level"] = "read_committed"
+    props.setdefault("session.timeout.ms", 10_000)
+    if stats_cb is not None:
+        props.setdefault("statistics.interval.ms", 5_000)
+        props["stats_cb"] = stats_cb
+    return Consumer(props)
+
+
+def target_producer(config: ProxyConfig) -> Producer:
+    props = _props(config.target_props, "producer")
+    props["enable.idempotence"] = True
+    props.setdefault("acks", "all")
+    props.setdefault("linger.ms", 10)
+    # murmur2: the Java clients' hash of the (masked) key; null keys go to one partition, not a random one,
+    # so a replay lands every record where it landed before.
+    props.setdefault("partitioner", "murmur2")
+    if config.delivery == "transactional":
+        props["transactional.id"] = f"streammask-{config.group_id}-{config.instance_id}"
+        props.setdefault("transaction.timeout.ms", 60_000)
+    return Producer(props)
+
+
+def quarantine_producer(config: ProxyConfig) -> Producer:
+    """Blocked raw records go back to the SOURCE (production) cluster only."""
+    props = _props(config.source, "producer")
+    props["enable.idempotence"] = True
+    props.setdefault("acks", "all")
+    return Producer(props)
+
+
+def target_reader(config: ProxyConfig) -> Consumer:
+    """A groupless reader of the target cluster (checkpoints), committed data only."""
+    props = _props(config.target_props, "consumer")
+    props["group.id"] = f"streammask-{config.group_id}-{config.instance_id}-reader"
+    props["enable.auto.commit"] = False
+    props["isolation.level"] = "read_committed"
+    props["auto.offset.reset"] = "earliest"
+    return Consumer(props)
+
+
+def admin(props: KafkaProps) -> AdminClient:
+    return AdminClient(_props(props, "admin"))
+
+
+def ensure_topics(client: AdminClient, wanted: dict[str, tuple[int, dict[str, str]]], timeout: float = 30.0) -> None:
+    """Create the topics in ``wanted`` (name -> (partitions, configs)) that do not exist yet."""
+    existing = set(client.list_topics(timeout=timeout).topics)
+    new = [NewTopic(t, num_partitions=n, replication_factor=-1, config=c) for t, (n, c) in wanted.items()
+           if t not in existing]
+    if not new:
+        return
+    for topic, future in client.create_topics(new, request_timeout=timeout).items():
+        try:
+            future.result()
+        except Exception as exc:  # a concurrent instance may have created it first
+            if topic not in client.list_topics(timeout=timeout).topics:
+                raise RuntimeError(f"cannot create topic {topic}: {exc}") from None
+
+
+def read_to_end(reader: Consumer, topic: str, timeout: float = 30.0) -> list[tuple[bytes | None, bytes | None]]:
+    """Every (key, value) of ``topic`` from the beginning up to the end as of now."""
+    meta = reader.list_topics(topic, timeout=timeout).topics.get(topic)
+    if meta is None or meta.error is not None:
+        return []
+    ends: dict[int, int] = {}
+    starts: list[TopicPartition] = []
+    for p in meta.partitions:
+        low, high = reader.get_watermark_offsets(TopicPartition(topic, p), timeout=timeout, cached=False)
+        if high > low:
+            ends[p] = high
+            starts.append(TopicPartition(topic, p, low))
+    if not starts:
+        return []
+    reader.assign(starts)
+    out: list[tuple[bytes | None, bytes | None]] = []
+    pending = dict(ends)
+    deadline = time.monotonic() + timeout
+    while pending and time.monotonic() < deadline:
+        for msg in reader.consume(500, 0.5):
+            if msg.error():
+                continue
+            out.append((msg.key(), msg.value()))
+            partition, offset = msg.partition(), msg.offset()
+            if partition is not None and offset is not None and offset + 1 >= pending.get(partition, 0):
+                pending.pop(partition, None)
+        for p in list(pending):
+            pos = reader.position([TopicPartition(topic, p)])[0].offset
+            if pos >= ends[p]:
+                pending.pop(p)
+    reader.unassign()
+    if pending:
+        raise RuntimeError(f"could not read {topic} to its end within {timeout:.0f} s")
+    return out

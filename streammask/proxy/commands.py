@@ -1,0 +1,104 @@
+"""CLI commands of the proxy: ``run``, ``validate``, ``lag`` (``demo`` lives in demo.py)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+
+from confluent_kafka import KafkaException, TopicPartition
+
+from streammask.bootstrap import open_masker
+from streammask.proxy import checkpoint
+from streammask.proxy.clients import read_to_end, source_consumer, target_reader
+from streammask.proxy.config import ProxyConfig, load_config
+from streammask.proxy.http import Health, MetricsServer
+from streammask.proxy.metrics import Metrics
+from streammask.proxy.runner import BlockedRecordStop, Proxy
+
+log = logging.getLogger("streammask.proxy")
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    config, policy_path = load_config(args.config)
+    setup = open_masker(policy_path)
+    mode = "same cluster (offsets in the transaction)" if config.same_cluster else "two clusters (checkpoint topic)"
+    print(f"{args.config}: config valid; policy {policy_path} (sha256 {setup.loaded.sha256[:12]}…, "
+          f"key id {setup.key.key_id}); {config.delivery} delivery, {mode}")
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    config, policy_path = load_config(args.config)
+    setup = open_masker(policy_path)
+    metrics, health = Metrics(), Health()
+    server = MetricsServer(config.metrics.host, config.metrics.port, metrics.registry, health)
+    server.start()
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    log.info("starting", extra={"fields": {"instance": config.instance_id, "group": config.group_id,
+                                           "metrics_port": server.port, "policy_sha256": setup.loaded.sha256,
+                                           "key_id": setup.key.key_id, "delivery": config.delivery}})
+    proxy = Proxy(config, setup, metrics, health)
+    try:
+        proxy.prepare()
+        proxy.run(stop)
+    except BlockedRecordStop as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except KafkaException as exc:
+        print(f"error: Kafka: {exc.args[0].name()}: {exc.args[0].str()}", file=sys.stderr)
+        return 1
+    finally:
+        server.stop()
+    log.info("stopped cleanly", extra={"fields": {"instance": config.instance_id}})
+    return 0
+
+
+def lag_rows(config: ProxyConfig, timeout: float = 15.0) -> list[tuple[str, int, int, int, int]]:
+    """(topic, partition, committed next offset, end offset, lag) for every source partition."""
+    consumer = source_consumer(config)
+    try:
+        md = consumer.list_topics(timeout=timeout)
+        if config.topics:
+            topics = [t for t in config.topics if t in md.topics]
+        else:
+            import re
+
+            topics = sorted(t for t in md.topics if re.match(config.topic_pattern or "$^", t))
+        tps = [TopicPartition(t, p) for t in topics for p in sorted(md.topics[t].partitions)]
+        committed: dict[tuple[str, int], int] = {}
+        if config.same_cluster:
+            for tp in consumer.committed(tps, timeout=timeout) if tps else []:
+                if tp.offset >= 0:
+                    committed[(tp.topic, tp.partition)] = tp.offset
+        else:
+            reader = target_reader(config)
+            try:
+                state = checkpoint.CheckpointState.empty()
+                for key, value in read_to_end(reader, config.checkpoint_topic, timeout):
+                    state.apply(config.group_id, key, value)
+                committed = state.offsets
+            finally:
+                reader.close()
+        rows = []
+        for tp in tps:
+            low, high = consumer.get_watermark_offsets(tp, timeout=timeout, cached=False)
+            pos = committed.get((tp.topic, tp.partition), low)
+            rows.append((tp.topic, tp.partition, pos, high, max(0, high - pos)))
+        return rows
+    finally:
+        consumer.close()
+
+
+def cmd_lag(args: argparse.Namespace) -> int:
+    config, _ = load_config(args.config)
+    rows = lag_rows(config)
+    print(f"{'topic':<40} {'partition':>9} {'committed':>12} {'end':>12} {'lag':>10}")
+    for topic, partition, pos, end, lag in rows:
+        print(f"{topic:<40} {partition:>9} {pos:>12} {end:>12} {lag:>10}")
+    print(f"total lag: {sum(r[4] for r in rows)} record(s) over {len(rows)} partition(s)")
+    return 0

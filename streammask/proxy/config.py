@@ -1,0 +1,163 @@
+"""The proxy's config file (YAML): clusters, topics, routing, policy, delivery, metrics.
+
+Any librdkafka property passes through under ``source``/``target`` (TLS, SASL…). Values may reference
+environment variables as ``${NAME}``, so secrets stay out of the file. Problems are reported with file
+and line, like the policy's.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from streammask.errors import ConfigError, PolicyProblem
+from streammask.yamldoc import describe_validation_error, parse_yaml
+
+KafkaProps = dict[str, str | int | float | bool]
+_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+# Properties streammask sets itself: a user value would break delivery guarantees.
+RESERVED = frozenset({
+    "group.id", "enable.auto.commit", "enable.auto.offset.store", "isolation.level", "transactional.id",
+    "enable.idempotence", "group.instance.id",
+})
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Route(_Strict):
+    """``match`` is a regex over the whole source topic; ``to`` may use its groups (``\\1``)."""
+
+    match: str
+    to: str
+
+    @field_validator("match")
+    @classmethod
+    def _regex(cls, value: str) -> str:
+        try:
+            re.compile(value)
+        except re.error as exc:
+            raise ValueError(f"not a valid regular expression: {exc}") from None
+        return value
+
+
+class Batch(_Strict):
+    max_records: int = Field(default=5000, ge=1)
+    """A transaction is committed after this many source records…"""
+    max_ms: int = Field(default=500, ge=1)
+    """…or this long after it began, whichever comes first."""
+
+
+class Metrics(_Strict):
+    host: str = "0.0.0.0"
+    port: int = Field(default=9400, ge=0, le=65535)
+
+
+class ProxyConfig(_Strict):
+    source: KafkaProps
+    target: KafkaProps | None = None
+    """Omit for the same cluster as source (offsets then commit inside the transaction)."""
+    topics: list[str] | None = Field(default=None, min_length=1)
+    topic_pattern: str | None = None
+    routing: list[Route] = Field(default_factory=list)
+    """First match wins; a topic no route matches is an error at start, not a silent copy."""
+    policy: str
+    group_id: str = "streammask"
+    instance_id: str = Field(default_factory=socket.gethostname)
+    audit_topic: str = "streammask.audit"
+    checkpoint_topic: str = "streammask.checkpoints"
+    on_blocked: Literal["stop", "skip"] = "stop"
+    quarantine_topic: str | None = None
+    """skip only: raw blocked records go here, on the SOURCE cluster (never to non-prod)."""
+    delivery: Literal["transactional", "at-least-once"] = "transactional"
+    partitioning: Literal["key", "source"] = "key"
+    batch: Batch = Field(default_factory=Batch)
+    metrics: Metrics = Field(default_factory=Metrics)
+
+    @model_validator(mode="after")
+    def _checks(self) -> ProxyConfig:
+        if (self.topics is None) == (self.topic_pattern is None):
+            raise ValueError("give exactly one of `topics` (a list) or `topic_pattern` (a regex)")
+        if self.topic_pattern is not None:
+            try:
+                re.compile(self.topic_pattern)
+            except re.error as exc:
+                raise ValueError(f"topic_pattern is not a valid regular expression: {exc}") from None
+        for side, props in (("source", self.source), ("target", self.target)):
+            if props is None:
+                continue
+            if "bootstrap.servers" not in props:
+                raise ValueError(f"`{side}` needs `bootstrap.servers`")
+            reserved = sorted(RESERVED & props.keys())
+            if reserved:
+                raise ValueError(f"`{side}` sets {', '.join(reserved)}, which streammask manages; remove it")
+        if self.quarantine_topic is not None and self.on_blocked != "skip":
+            raise ValueError("quarantine_topic only applies with on_blocked: skip")
+        return self
+
+    @property
+    def same_cluster(self) -> bool:
+        return self.target is None or self.target.get("bootstrap.servers") == self.source.get("bootstrap.servers")
+
+    @property
+    def target_props(self) -> KafkaProps:
+        return self.target if self.target is not None else self.source
+
+    def route(self, topic: str) -> str | None:
+        for r in self.routing:
+            m = re.fullmatch(r.match, topic)
+            if m:
+                return m.expand(r.to)
+        return None
+
+
+def _expand_env(value: object, path: str, missing: list[str]) -> object:
+    if isinstance(value, str):
+        def sub(m: re.Match[str]) -> str:
+            name = m.group(1)
+            if name not in os.environ:
+                missing.append(f"{path}: environment variable {name} is not set")
+                return ""
+            return os.environ[name]
+
+        return _ENV_REF.sub(sub, value)
+    if isinstance(value, dict):
+        return {k: _expand_env(v, f"{path}.{k}", missing) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_expand_env(v, f"{path}[{i}]", missing) for i, v in enumerate(value)]
+    return value
+
+
+def load_config(path: str | Path) -> tuple[ProxyConfig, Path]:
+    """The validated config and the resolved policy path (relative to the config file)."""
+    src = str(path)
+    try:
+        raw = Path(path).read_bytes()
+    except OSError as exc:
+        raise ConfigError([PolicyProblem(f"cannot read config: {exc.strerror}", file=src)]) from None
+    doc, problems = parse_yaml(raw, src)
+    if doc is None:
+        raise ConfigError(problems)
+    if not isinstance(doc.data, dict):
+        raise ConfigError([PolicyProblem("the config must be a YAML mapping", file=src)])
+    missing: list[str] = []
+    data = _expand_env(doc.data, "config", missing)
+    if missing:
+        raise ConfigError([PolicyProblem(m, file=src) for m in missing])
+    try:
+        config = ProxyConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError([
+            PolicyProblem(describe_validation_error(e, tuple(e["loc"])), file=src, line=doc.line_of(tuple(e["loc"])))
+            for e in exc.errors()
+        ]) from None
+    policy = Path(config.policy)
+    if not policy.is_absolute():
+        policy = Path(src).parent / policy
+    return config, policy

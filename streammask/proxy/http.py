@@ -1,0 +1,69 @@
+"""The metrics port: ``/metrics`` (Prometheus), ``/healthz`` (the loop is alive), ``/readyz``
+(partitions assigned and the producer ready)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+
+
+class Health:
+    """Shared state the loop updates and the HTTP thread reads."""
+
+    def __init__(self, stall_after_s: float = 60.0, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._stall_after = stall_after_s
+        self._beat = clock()
+        self.ready = False
+
+    def beat(self) -> None:
+        self._beat = self._clock()
+
+    def alive(self) -> bool:
+        return self._clock() - self._beat < self._stall_after
+
+
+class MetricsServer:
+    def __init__(self, host: str, port: int, registry: CollectorRegistry, health: Health) -> None:
+        registry_, health_ = registry, health
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+                if self.path.startswith("/metrics"):
+                    self._send(200, generate_latest(registry_), CONTENT_TYPE_LATEST)
+                elif self.path.startswith("/healthz"):
+                    ok = health_.alive()
+                    self._send(200 if ok else 503, b"ok\n" if ok else b"stalled\n", "text/plain")
+                elif self.path.startswith("/readyz"):
+                    ok = health_.ready and health_.alive()
+                    self._send(200 if ok else 503, b"ready\n" if ok else b"not ready\n", "text/plain")
+                else:
+                    self._send(404, b"not found\n", "text/plain")
+
+            def _send(self, code: int, body: bytes, ctype: str) -> None:
+                self.send_response(code)
+                self.send_header("Content-Type", ctype)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, format: str, *args: object) -> None:  # quiet: no access log lines
+                return
+
+        self._server = ThreadingHTTPServer((host, port), Handler)
+        self._thread = threading.Thread(target=self._server.serve_forever, name="metrics-http", daemon=True)
+
+    @property
+    def port(self) -> int:
+        return int(self._server.server_address[1])
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()

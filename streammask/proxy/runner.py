@@ -1,0 +1,440 @@
+"""``streammask run``: consume → mask → produce, one Kafka transaction per batch.
+
+The loop is a small chain modelled on arroyo's processing strategies: the consumer feeds ``submit``,
+a ``Transaction`` collects what one commit covers (produced records, source offsets, audit counts),
+and ``CommitPolicy`` decides when ``commit`` runs. The commit sequence, in order:
+
+1. the masked records were produced into the open transaction as they were masked;
+2. same cluster: source offsets go in with ``send_offsets_to_transaction`` (KIP-447, with the
+   consumer's group metadata); other cluster: checkpoint records on the target cluster, same txn;
+3. the audit record (and its chain head) is produced in the same transaction;
+4. ``commit_transaction``. If it needs an abort, the transaction is aborted and the consumer is
+   rewound to the last committed position, so the batch is re-read and re-masked byte-identically.
+
+Blocked records never reach the target: with ``stop`` the transaction is aborted and the run ends
+with an error naming the record; with ``skip`` they are counted, audited and optionally sent raw to
+a quarantine topic on the *source* cluster.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
+
+from streammask.audit import AuditCounts
+from streammask.bootstrap import MaskingSetup
+from streammask.errors import StreamMaskError
+from streammask.outcome import Blocked, Coordinates, Masked
+from streammask.proxy import checkpoint
+from streammask.proxy.audit_record import GENESIS, TransactionAudit, build_record
+from streammask.proxy.clients import (
+    admin,
+    ensure_topics,
+    quarantine_producer,
+    read_to_end,
+    source_consumer,
+    target_producer,
+    target_reader,
+)
+from streammask.proxy.commit_policy import CommitPolicy
+from streammask.proxy.config import ProxyConfig
+from streammask.proxy.http import Health
+from streammask.proxy.metrics import Metrics
+
+log = logging.getLogger("streammask.proxy")
+
+SOURCE_HEADERS = ("streammask.source.topic", "streammask.source.partition", "streammask.source.offset")
+TXN_TIMEOUT_S = 30.0
+
+
+class BlockedRecordStop(StreamMaskError):
+    """``on_blocked: stop`` met a blocked record: the run ends, nothing of that batch was committed."""
+
+
+class UnroutedTopic(StreamMaskError):
+    """A source topic that no route maps to a target topic."""
+
+
+@dataclass
+class Transaction:
+    """What the open transaction covers."""
+
+    audit: TransactionAudit
+    started: float
+    records: int = 0
+    delays_ms: list[int] = field(default_factory=list)
+
+
+def record_headers(msg: Message) -> list[tuple[str, bytes | None]]:
+    raw = msg.headers()
+    if not raw:
+        return []
+    items = raw.items() if isinstance(raw, dict) else raw
+    return [(k, v.encode() if isinstance(v, str) else v) for k, v in items]
+
+
+class Proxy:
+    def __init__(
+        self,
+        config: ProxyConfig,
+        setup: MaskingSetup,
+        metrics: Metrics,
+        health: Health,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.config = config
+        self.setup = setup
+        self.metrics = metrics
+        self.health = health
+        self.clock = clock
+        self.policy = CommitPolicy(config.batch.max_records, config.batch.max_ms)
+        self.transactional = config.delivery == "transactional"
+        self.consumer: Consumer = source_consumer(config, stats_cb=self._on_stats)
+        self.producer: Producer = target_producer(config)
+        self.quarantine: Producer | None = quarantine_producer(config) if config.quarantine_topic else None
+        self.txn: Transaction | None = None
+        self.audit_seq = 0
+        self.audit_prev = GENESIS
+        self.committed: dict[tuple[str, int], int] = {}  # next offset per partition, as last committed
+        self._routes: dict[str, str] = {}
+        self._assigned: set[tuple[str, int]] = set()
+        self._delivery_error: KafkaError | None = None
+        metrics.policy_info.labels(config.instance_id, setup.loaded.sha256, setup.key.key_id).set(1)
+
+    # -- lifecycle ----------------------------------------------------------------------------------
+
+    def prepare(self) -> None:
+        """Create streammask's own topics, start transactions, restore the audit chain head."""
+        ensure_topics(
+            admin(self.config.target_props),
+            {
+                self.config.audit_topic: (1, {}),
+                self.config.checkpoint_topic: (1, {"cleanup.policy": "compact"}),
+            },
+        )
+        if self.transactional:
+            self.producer.init_transactions(TXN_TIMEOUT_S)
+        state = self._read_checkpoints()
+        head = state.audit_heads.get(self.config.instance_id)
+        if head is not None:
+            self.audit_seq, self.audit_prev = head
+        self._checkpoints = state
+
+    def run(self, stop: threading.Event) -> None:
+        """Process until ``stop`` is set; then commit what is open and leave the group cleanly."""
+        cfg = self.config
+        subscription = [f"^{cfg.topic_pattern}"] if cfg.topic_pattern else list(cfg.topics or ())
+        self.consumer.subscribe(
+            subscription, on_assign=self._on_assign, on_revoke=self._on_revoke, on_lost=self._on_lost
+        )
+        try:
+            while not stop.is_set():
+                self.health.beat()
+                messages = self.consumer.consume(num_messages=500, timeout=0.1)
+                for msg in messages:
+                    self._submit(msg)
+                    if self.txn is not None and self.txn.records >= self.policy.max_records:
+                        self._commit()
+                if self.txn is not None and self.policy.due(self.txn.records, self.txn.started, self.clock()):
+                    self._commit()
+                self.producer.poll(0)
+            if self.txn is not None:
+                self._commit()
+        except BaseException:
+            self._abort("shutdown after an error")
+            raise
+        finally:
+            self.health.ready = False
+            self.consumer.close()  # leaves the group: revoke runs with nothing open
+            self.producer.flush(10)
+            if self.quarantine is not None:
+                self.quarantine.flush(10)
+
+    # -- per record ---------------------------------------------------------------------------------
+
+    def _submit(self, msg: Message) -> None:
+        err = msg.error()
+        if err is not None:
+            if err.code() == KafkaError._PARTITION_EOF:
+                return
+            if err.fatal():
+                raise KafkaException(err)
+            log.warning("consumer error", extra={"fields": {"error": err.name(), "retriable": err.retriable()}})
+            return
+        topic, partition, offset = msg.topic(), msg.partition(), msg.offset()
+        if topic is None or partition is None or offset is None:
+            return  # not a record (librdkafka only sets these together)
+        where = Coordinates(topic, partition, offset)
+        if self.txn is None:
+            self._begin()
+        txn = self.txn
+        assert txn is not None  # for mypy; _begin sets it
+        txn.audit.consumed(where)
+        txn.records += 1
+        self.metrics.records_in.labels(topic).inc()
+        outcome = self.setup.masker.mask(topic, msg.key(), msg.value(), record_headers(msg))
+        txn.audit.counts.add(where, outcome)
+        if isinstance(outcome, Blocked):
+            self._blocked(msg, where, outcome)
+            return
+        self._produce(msg, where, outcome)
+        if outcome.source_ts_ms is not None:
+            txn.delays_ms.append(outcome.source_ts_ms)
+
+    def _produce(self, msg: Message, where: Coordinates, outcome: Masked) -> None:
+        target = self._route(where.topic)
+        headers = [
+            *outcome.headers,
+            *zip(
+                SOURCE_HEADERS,
+                (where.topic.encode(), str(where.partition).encode(), str(where.offset).encode()),
+                strict=True,
+            ),
+        ]
+        kwargs: dict[str, Any] = {
+            "key": outcome.key,
+            "value": outcome.value,
+            "headers": headers,
+            "on_delivery": self._on_delivery,
+        }
+        if self.config.partitioning == "source":
+            kwargs["partition"] = where.partition
+        ts_type, ts = msg.timestamp()
+        if ts_type != 0 and ts > 0:
+            kwargs["timestamp"] = ts
+        self._produce_with_backpressure(target, kwargs)
+        self.metrics.records_out.labels(where.topic).inc()
+        for stats in outcome.masked_columns:
+            self.metrics.values_masked.labels(stats.table, stats.strategy).inc()
+
+    def _produce_with_backpressure(self, topic: str, kwargs: dict[str, Any]) -> None:
+        while True:
+            try:
+                self.producer.produce(topic, **kwargs)
+                return
+            except BufferError:  # local queue full: serve delivery reports, then retry
+                self.producer.poll(0.1)
+
+    def _blocked(self, msg: Message, where: Coordinates, outcome: Blocked) -> None:
+        reason = outcome.reason
+        self.metrics.records_blocked.labels(where.topic, reason.code.value).inc()
+        fields = {
+            "topic": where.topic,
+            "partition": where.partition,
+            "offset": where.offset,
+            "code": reason.code.value,
+            "table": reason.table,
+            "column": reason.column,
+            "reason": reason.detail,
+        }
+        if self.config.on_blocked == "stop":
+            log.error("record blocked; stopping (on_blocked: stop)", extra={"fields": fields})
+            self._abort("blocked record")
+            raise BlockedRecordStop(
+                f"record blocked at {where.topic}/{where.partition}/{where.offset}: {reason.describe()}; "
+                "nothing of its transaction was committed"
+            )
+        log.warning("record blocked; skipped (on_blocked: skip)", extra={"fields": fields})
+        if self.quarantine is not None and self.config.quarantine_topic:
+            self.quarantine.produce(
+                self.config.quarantine_topic,
+                key=msg.key(),
+                value=msg.value(),
+                headers=[*(msg.headers() or []), ("streammask.blocked", reason.code.value.encode())],
+            )
+
+    def _route(self, topic: str) -> str:
+        target = self._routes.get(topic)
+        if target is None:
+            target = self.config.route(topic)
+            if target is None:
+                raise UnroutedTopic(f"no route maps source topic {topic}; add a `routing` entry for it")
+            if target == topic and self.config.same_cluster:
+                raise UnroutedTopic(
+                    f"route maps {topic} onto itself on the same cluster; it would overwrite the source"
+                )
+            self._routes[topic] = target
+        return target
+
+    def _on_delivery(self, err: KafkaError | None, msg: Message) -> None:
+        if err is not None and self._delivery_error is None:
+            self._delivery_error = err
+
+    # -- transactions -------------------------------------------------------------------------------
+
+    def _begin(self) -> None:
+        if self.transactional:
+            self.producer.begin_transaction()
+        counts = AuditCounts(self.setup.loaded.sha256, self.setup.key.key_id)
+        self.txn = Transaction(TransactionAudit(counts), self.clock())
+
+    def _commit(self) -> None:
+        txn = self.txn
+        if txn is None:
+            return
+        started = self.clock()
+        offsets = txn.audit.next_offsets()
+        tps = [TopicPartition(t, p, o) for (t, p), o in offsets.items()]
+        record = build_record(
+            txn.audit,
+            instance=self.config.instance_id,
+            sequence=self.audit_seq + 1,
+            prev_hash=self.audit_prev,
+            group_id=self.config.group_id,
+        )
+        try:
+            if self.transactional and self.config.same_cluster:
+                self.producer.send_offsets_to_transaction(tps, self.consumer.consumer_group_metadata(), TXN_TIMEOUT_S)
+            if not self.config.same_cluster:
+                for (t, p), o in offsets.items():
+                    self.producer.produce(
+                        self.config.checkpoint_topic,
+                        key=checkpoint.offsets_key(self.config.group_id, t, p),
+                        value=checkpoint.encode_offset(t, p, o, self.config.instance_id),
+                    )
+            self.producer.produce(
+                self.config.audit_topic, key=self.config.instance_id.encode(), value=orjson.dumps(record)
+            )
+            self.producer.produce(
+                self.config.checkpoint_topic,
+                key=checkpoint.audit_head_key(self.config.group_id, self.config.instance_id),
+                value=checkpoint.encode_audit_head(record["sequence"], record["hash"]),
+            )
+            if self.quarantine is not None:
+                self.quarantine.flush(TXN_TIMEOUT_S)
+            if self.transactional:
+                self._commit_transaction()
+            else:
+                self._flush_at_least_once(tps)
+        except KafkaException as exc:
+            err = exc.args[0]
+            if isinstance(err, KafkaError) and err.txn_requires_abort():
+                log.warning("transaction aborted; re-reading its records", extra={"fields": {"error": err.name()}})
+                self._abort(err.name())
+                self._rewind()
+                return
+            raise
+        self.txn = None
+        self.audit_seq, self.audit_prev = record["sequence"], record["hash"]
+        self.committed.update(offsets)
+        now_wall = time.time()
+        self.metrics.transactions.labels("committed").inc()
+        self.metrics.commit_seconds.observe(self.clock() - started)
+        self.metrics.batch_seconds.observe(self.clock() - txn.started)
+        self.metrics.last_commit.set(now_wall)
+        for ts_ms in txn.delays_ms:
+            self.metrics.end_to_end_delay.observe(max(0.0, now_wall - ts_ms / 1000))
+        if not self.config.same_cluster or not self.transactional:
+            self.consumer.commit(offsets=tps, asynchronous=True)  # for lag tools; checkpoints are the truth
+
+    def _commit_transaction(self) -> None:
+        for attempt in range(5):
+            try:
+                self.producer.commit_transaction(TXN_TIMEOUT_S)
+                return
+            except KafkaException as exc:
+                err = exc.args[0]
+                if isinstance(err, KafkaError) and err.retriable() and attempt < 4:
+                    time.sleep(0.5 * (attempt + 1))
+                    continue
+                raise
+
+    def _flush_at_least_once(self, tps: list[TopicPartition]) -> None:
+        remaining = self.producer.flush(TXN_TIMEOUT_S)
+        if remaining or self._delivery_error is not None:
+            err = self._delivery_error
+            self._delivery_error = None
+            raise StreamMaskError(
+                f"records not delivered ({remaining} pending, error {err.name() if err else '-'});"
+                " offsets not committed, they will be re-read"
+            )
+
+    def _abort(self, why: str) -> None:
+        if self.txn is None:
+            return
+        self.txn = None
+        if self.transactional:
+            try:
+                self.producer.abort_transaction(TXN_TIMEOUT_S)
+            except KafkaException as exc:
+                log.error("abort failed", extra={"fields": {"why": why, "error": exc.args[0].name()}})
+                return
+        self.metrics.transactions.labels("aborted").inc()
+
+    def _rewind(self) -> None:
+        """After an abort: seek every assigned partition back to its last committed position."""
+        for topic, partition in self._assigned:
+            offset = self.committed.get((topic, partition))
+            if offset is not None:
+                self.consumer.seek(TopicPartition(topic, partition, offset))
+            else:
+                committed = self.consumer.committed([TopicPartition(topic, partition)], TXN_TIMEOUT_S)[0]
+                if committed.offset >= 0:
+                    self.consumer.seek(committed)
+
+    # -- rebalances ---------------------------------------------------------------------------------
+
+    def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        if not self.config.same_cluster:
+            state = self._read_checkpoints()
+            for tp in partitions:
+                next_offset = state.offsets.get((tp.topic, tp.partition))
+                if next_offset is not None:
+                    tp.offset = next_offset
+                    self.committed[(tp.topic, tp.partition)] = next_offset
+        consumer.assign(partitions)
+        self._assigned = {(tp.topic, tp.partition) for tp in partitions}
+        self.metrics.assigned_partitions.set(len(self._assigned))
+        self.health.ready = True
+        log.info("partitions assigned", extra={"fields": {"partitions": sorted(f"{t}/{p}" for t, p in self._assigned)}})
+
+    def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        if self.txn is not None:
+            try:
+                self._commit()  # still in the old generation: the commit is valid
+            except KafkaException as exc:
+                log.warning(
+                    "commit on revoke failed; the new owner re-reads",
+                    extra={"fields": {"error": str(exc.args[0].name())}},
+                )
+                self._abort("revoke")
+        consumer.unassign()
+        self._assigned = set()
+        self.metrics.assigned_partitions.set(0)
+        log.info("partitions revoked", extra={"fields": {"count": len(partitions)}})
+
+    def _on_lost(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        self._abort("partitions lost")  # another member owns them now: never commit for them
+        consumer.unassign()
+        self._assigned = set()
+        self.metrics.assigned_partitions.set(0)
+
+    # -- checkpoints and lag ------------------------------------------------------------------------
+
+    def _read_checkpoints(self) -> checkpoint.CheckpointState:
+        state = checkpoint.CheckpointState.empty()
+        reader = target_reader(self.config)
+        try:
+            for key, value in read_to_end(reader, self.config.checkpoint_topic):
+                state.apply(self.config.group_id, key, value)
+        finally:
+            reader.close()
+        return state
+
+    def _on_stats(self, stats_json: str) -> None:
+        try:
+            stats = orjson.loads(stats_json)
+        except orjson.JSONDecodeError:
+            return
+        for topic, tstats in (stats.get("topics") or {}).items():
+            for pid, pstats in (tstats.get("partitions") or {}).items():
+                lag = pstats.get("consumer_lag", -1)
+                if pid != "-1" and isinstance(lag, int) and lag >= 0 and (topic, int(pid)) in self._assigned:
+                    self.metrics.consumer_lag.labels(topic, pid).set(lag)
