@@ -11,7 +11,7 @@ from collections import Counter
 from typing import Any
 
 from streammask import __version__
-from streammask.outcome import Blocked, Coordinates, Masked, Outcome
+from streammask.outcome import Blocked, Coordinates, Masked, Outcome, blocked_fields
 from streammask.plan import ColumnStats
 
 MAX_BLOCKED_LISTED = 10_000
@@ -51,17 +51,7 @@ class AuditCounts:
         reason = outcome.reason
         self.blocked_by_code[reason.code.value] += 1
         if len(self.blocked) < MAX_BLOCKED_LISTED:
-            self.blocked.append(
-                {
-                    "topic": where.topic,
-                    "partition": where.partition,
-                    "offset": where.offset,
-                    "code": reason.code.value,
-                    "table": reason.table,
-                    "column": reason.column,
-                    "reason": reason.detail,
-                }
-            )
+            self.blocked.append(blocked_fields(where, reason))
 
     def as_dict(self) -> dict[str, Any]:
         tables: dict[str, dict[str, Any]] = {}

@@ -21,7 +21,7 @@ from streammask.bootstrap import open_masker
 from streammask.check import check_sample
 from streammask.errors import ConfigError, DecodeError, PolicyError, StreamMaskError
 from streammask.kcat_io import KcatRecord, format_line, read_records
-from streammask.outcome import BlockCode, Blocked, BlockReason, Coordinates, Masked
+from streammask.outcome import BlockCode, Blocked, BlockReason, Coordinates, Masked, blocked_fields
 from streammask.policy import load_policy
 from streammask.policy.schema_export import policy_json_schema
 
@@ -72,12 +72,7 @@ def _line_coordinates(line_no: int) -> Coordinates:
 
 
 def _log_blocked(where: Coordinates, outcome: Blocked) -> None:
-    r = outcome.reason
-    log.error(
-        "record blocked",
-        extra={"fields": {"topic": where.topic, "partition": where.partition, "offset": where.offset,
-                          "code": r.code.value, "table": r.table, "column": r.column, "reason": r.detail}},
-    )
+    log.error("record blocked", extra={"fields": blocked_fields(where, outcome.reason)})
 
 
 def cmd_check(args: argparse.Namespace) -> int:

@@ -54,6 +54,19 @@ class BlockReason:
         return f"{self.code.value}:{where} {self.detail}".replace(":  ", ": ")
 
 
+def blocked_fields(where: Coordinates, reason: BlockReason) -> dict[str, str | int | None]:
+    """A blocked record as audit entries and log lines show it: coordinates and reason, no value."""
+    return {
+        "topic": where.topic,
+        "partition": where.partition,
+        "offset": where.offset,
+        "code": reason.code.value,
+        "table": reason.table,
+        "column": reason.column,
+        "reason": reason.detail,
+    }
+
+
 @dataclass(slots=True)
 class Masked:
     """What to produce: masked key, value and headers (bytes, ready for Kafka)."""

@@ -55,34 +55,29 @@ def _elementwise(transform: Transform) -> Transform:
 class RowMasker:
     """Masks one row struct: a copy with every classified column transformed; fails on others."""
 
-    __slots__ = ("_columns", "_passthrough", "_touched")
+    __slots__ = ("_columns", "_passthrough", "_classified", "_entries")
 
     def __init__(self, columns: dict[str, tuple[Transform, ColumnStats]], passthrough: frozenset[str]) -> None:
         self._columns = columns
         self._passthrough = passthrough
+        self._classified = frozenset(columns) | passthrough
+        self._entries = tuple((name, transform, stats) for name, (transform, stats) in columns.items())
 
     def mask(self, row: dict[str, Any], ctx: RowContext, touched: list[ColumnStats]) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        columns = self._columns
-        passthrough = self._passthrough
-        for name, value in row.items():
-            entry = columns.get(name)
-            if entry is not None:
-                if value is None:
-                    out[name] = None
-                    continue
-                transform, stats = entry
-                try:
-                    out[name] = transform(value, ctx)
-                except MaskingError as exc:
-                    if exc.column is None:
-                        exc.column = name
-                    raise
-                touched.append(stats)
-            elif name in passthrough:
-                out[name] = value
-            else:
-                raise Unclassified(name)
+        if not row.keys() <= self._classified:  # one set comparison instead of a test per column
+            raise Unclassified(next(name for name in row if name not in self._classified))
+        out = row.copy()  # passthrough columns as they are; the raw row stays intact for RowContext
+        for name, transform, stats in self._entries:
+            value = row.get(name)
+            if value is None:
+                continue  # absent (a partial `before`) or null: nothing to mask
+            try:
+                out[name] = transform(value, ctx)
+            except MaskingError as exc:
+                if exc.column is None:
+                    exc.column = name
+                raise
+            touched.append(stats)
         return out
 
 

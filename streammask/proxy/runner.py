@@ -31,7 +31,7 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Produ
 from streammask.audit import AuditCounts
 from streammask.bootstrap import MaskingSetup
 from streammask.errors import StreamMaskError
-from streammask.outcome import Blocked, Coordinates, Masked
+from streammask.outcome import Blocked, Coordinates, Masked, blocked_fields
 from streammask.proxy import checkpoint
 from streammask.proxy.audit_record import GENESIS, TransactionAudit, build_record
 from streammask.proxy.clients import (
@@ -225,15 +225,7 @@ class Proxy:
     def _blocked(self, msg: Message, where: Coordinates, outcome: Blocked) -> None:
         reason = outcome.reason
         self.metrics.records_blocked.labels(where.topic, reason.code.value).inc()
-        fields = {
-            "topic": where.topic,
-            "partition": where.partition,
-            "offset": where.offset,
-            "code": reason.code.value,
-            "table": reason.table,
-            "column": reason.column,
-            "reason": reason.detail,
-        }
+        fields = blocked_fields(where, reason)
         if self.config.on_blocked == "stop":
             log.error("record blocked; stopping (on_blocked: stop)", extra={"fields": fields})
             self._abort("blocked record")

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict
 from streammask.crypto import Permutation, Prf
 from streammask.errors import MaskingError
 from streammask.keys import MasterKey
-from streammask.types import ColumnType
+from streammask.types import ColumnType, Kind
 
 Transform = Callable[[Any, "RowContext"], Any]
 
@@ -73,6 +73,20 @@ class Strategy(Protocol):
     def accepts(self, column: ColumnType) -> bool: ...
 
     def compile(self, options: Any, column: ColumnType, ctx: CompileContext) -> Transform: ...
+
+
+class AcceptsKinds:
+    """For strategies whose applicability is a set of column kinds."""
+
+    kinds: ClassVar[frozenset[Kind]] = frozenset()
+
+    def accepts(self, column: ColumnType) -> bool:
+        return column.kind in self.kinds
+
+
+def encode_unscaled(unscaled: int) -> str:
+    """A Connect Decimal's bytes: big-endian two's complement of the unscaled value, as base64."""
+    return b64encode(unscaled.to_bytes((unscaled.bit_length() + 8) // 8, "big", signed=True))
 
 
 def canonical_bytes(value: Any) -> bytes:

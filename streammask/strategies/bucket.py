@@ -19,12 +19,13 @@ from pydantic import Field, model_validator
 
 from streammask.errors import MaskingError
 from streammask.strategies.base import (
+    AcceptsKinds,
     CompileContext,
     RowContext,
     StrategyOptions,
     Transform,
     b64decode,
-    b64encode,
+    encode_unscaled,
 )
 from streammask.types import ColumnType, Kind
 
@@ -61,17 +62,10 @@ def exact_band_floor(options: BucketOptions) -> Callable[[Fraction], Fraction]:
     return lambda v: bounds[max(0, bisect_right(bounds, v) - 1)]
 
 
-def _encode_unscaled(unscaled: int) -> str:
-    return b64encode(unscaled.to_bytes((unscaled.bit_length() + 8) // 8, "big", signed=True))
-
-
-class Bucket:
+class Bucket(AcceptsKinds):
     name: ClassVar[str] = "bucket"
     Options: ClassVar[type[StrategyOptions]] = BucketOptions
-    kinds = frozenset({Kind.INTEGER, Kind.FLOAT, Kind.DECIMAL, Kind.VARIABLE_DECIMAL})
-
-    def accepts(self, column: ColumnType) -> bool:
-        return column.kind in self.kinds
+    kinds: ClassVar[frozenset[Kind]] = frozenset({Kind.INTEGER, Kind.FLOAT, Kind.DECIMAL, Kind.VARIABLE_DECIMAL})
 
     def compile(self, options: BucketOptions, column: ColumnType, ctx: CompileContext) -> Transform:
         floor = band_floor(options)
@@ -116,7 +110,7 @@ class Bucket:
                     banded = unscaled // int_step * int_step
                     if most is not None and not -most <= banded <= most:
                         banded = min(most, max(-most, banded))
-                    return _encode_unscaled(banded)
+                    return encode_unscaled(banded)
 
                 return bucket_decimal_fast
 
@@ -124,7 +118,7 @@ class Bucket:
 
             def bucket_decimal(value: Any, row: RowContext) -> Any:
                 unscaled = int.from_bytes(b64decode(value, name), "big", signed=True)
-                return _encode_unscaled(clamp(math.floor(exact_floor(unscaled / ten_scale) * ten_scale)))
+                return encode_unscaled(clamp(math.floor(exact_floor(unscaled / ten_scale) * ten_scale)))
 
             return bucket_decimal
 
@@ -135,6 +129,6 @@ class Bucket:
             unscaled = int.from_bytes(b64decode(value.get("value"), name), "big", signed=True)
             ten_scale = Fraction(10) ** scale
             out = math.floor(exact_floor(unscaled / ten_scale) * ten_scale)
-            return {**value, "value": _encode_unscaled(out)}
+            return {**value, "value": encode_unscaled(out)}
 
         return bucket_variable

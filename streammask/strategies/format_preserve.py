@@ -22,12 +22,13 @@ from pydantic import Field
 from streammask.crypto import Prf
 from streammask.errors import MaskingError
 from streammask.strategies.base import (
+    AcceptsKinds,
     CompileContext,
     RowContext,
     StrategyOptions,
     Transform,
     b64decode,
-    b64encode,
+    encode_unscaled,
     expect_type,
 )
 from streammask.strategies.charclass import DIGITS, any_alphabet, ascii_alphabet, luhn_valid
@@ -117,13 +118,10 @@ def _fix_luhn(masked: str, keep_suffix: int) -> str:
     return "".join(out)
 
 
-class FormatPreserve:
+class FormatPreserve(AcceptsKinds):
     name: ClassVar[str] = "format-preserve"
     Options: ClassVar[type[StrategyOptions]] = FormatPreserveOptions
-    kinds = frozenset({Kind.STRING, Kind.INTEGER, Kind.UUID, Kind.DECIMAL})
-
-    def accepts(self, column: ColumnType) -> bool:
-        return column.kind in self.kinds
+    kinds: ClassVar[frozenset[Kind]] = frozenset({Kind.STRING, Kind.INTEGER, Kind.UUID, Kind.DECIMAL})
 
     def compile(self, options: FormatPreserveOptions, column: ColumnType, ctx: CompileContext) -> Transform:
         domain = options.domain or ctx.default_domain()
@@ -143,7 +141,7 @@ class FormatPreserve:
             def preserve_decimal(value: Any, row: RowContext) -> Any:
                 unscaled = int.from_bytes(b64decode(value, name), "big", signed=True)
                 masked = _same_digits(prf, unscaled, None, None)
-                return b64encode(masked.to_bytes((masked.bit_length() + 8) // 8, "big", signed=True))
+                return encode_unscaled(masked)
 
             return preserve_decimal
         hex_only = kind is Kind.UUID

@@ -16,6 +16,7 @@ from pydantic import Field
 
 from streammask.errors import MaskingError
 from streammask.strategies.base import (
+    AcceptsKinds,
     CompileContext,
     RowContext,
     StrategyOptions,
@@ -36,13 +37,12 @@ class HashOptions(StrategyOptions):
     length: int | None = Field(default=None, ge=1, le=64)
 
 
-class Hash:
+class Hash(AcceptsKinds):
     name: ClassVar[str] = "hash"
     Options: ClassVar[type[StrategyOptions]] = HashOptions
-    kinds = frozenset({Kind.STRING, Kind.INTEGER, Kind.UUID, Kind.BYTES, Kind.ENUM, Kind.JSON})
-
-    def accepts(self, column: ColumnType) -> bool:
-        return column.kind in self.kinds
+    kinds: ClassVar[frozenset[Kind]] = frozenset(
+        {Kind.STRING, Kind.INTEGER, Kind.UUID, Kind.BYTES, Kind.ENUM, Kind.JSON}
+    )
 
     def compile(self, options: HashOptions, column: ColumnType, ctx: CompileContext) -> Transform:
         prf = ctx.prf(f"hash:{options.domain or ctx.default_domain()}")

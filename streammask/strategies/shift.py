@@ -16,6 +16,7 @@ from pydantic import Field
 
 from streammask.errors import MaskingError
 from streammask.strategies.base import (
+    AcceptsKinds,
     CompileContext,
     RowContext,
     StrategyOptions,
@@ -35,10 +36,10 @@ class ShiftOptions(StrategyOptions):
     max_days: int = Field(default=30, ge=1, le=36_500)
 
 
-class Shift:
+class Shift(AcceptsKinds):
     name: ClassVar[str] = "shift"
     Options: ClassVar[type[StrategyOptions]] = ShiftOptions
-    kinds = frozenset({Kind.DATE, Kind.TIMESTAMP, Kind.ZONED_TIMESTAMP})
+    kinds: ClassVar[frozenset[Kind]] = frozenset({Kind.DATE, Kind.TIMESTAMP, Kind.ZONED_TIMESTAMP})
 
     def accepts(self, column: ColumnType) -> bool:
         return column.kind in self.kinds or (not column.known and column.kind is Kind.STRING)

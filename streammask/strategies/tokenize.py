@@ -17,6 +17,7 @@ from typing import Any, ClassVar, Literal
 from streammask.crypto import Permutation
 from streammask.errors import MaskingError
 from streammask.strategies.base import (
+    AcceptsKinds,
     CompileContext,
     Memo,
     RowContext,
@@ -96,13 +97,10 @@ class StringTokenizer:
         return "".join(out)
 
 
-class Tokenize:
+class Tokenize(AcceptsKinds):
     name: ClassVar[str] = "tokenize"
     Options: ClassVar[type[StrategyOptions]] = TokenizeOptions
-    kinds = frozenset({Kind.INTEGER, Kind.STRING, Kind.UUID, Kind.BYTES, Kind.ENUM})
-
-    def accepts(self, column: ColumnType) -> bool:
-        return column.kind in self.kinds
+    kinds: ClassVar[frozenset[Kind]] = frozenset({Kind.INTEGER, Kind.STRING, Kind.UUID, Kind.BYTES, Kind.ENUM})
 
     def compile(self, options: TokenizeOptions, column: ColumnType, ctx: CompileContext) -> Transform:
         domain = options.domain or ctx.default_domain()
