@@ -80,6 +80,35 @@ def record_headers(msg: Message) -> list[tuple[str, bytes | None]]:
     return [(k, v.encode() if isinstance(v, str) else v) for k, v in items]
 
 
+@dataclass
+class KafkaClients:
+    """The clients the proxy drives. Built from the config in production; tests may pass their own
+    (e.g. to exercise tombstones or aborts that the local test broker cannot carry end to end)."""
+
+    consumer: Consumer
+    producer: Producer
+    quarantine: Producer | None
+    read_checkpoints: Callable[[], list[tuple[bytes | None, bytes | None]]]
+    ensure_own_topics: Callable[[dict[str, tuple[int, dict[str, str]]]], None]
+
+    @classmethod
+    def for_config(cls, config: ProxyConfig, stats_cb: Callable[[str], None] | None = None) -> KafkaClients:
+        def read_checkpoints() -> list[tuple[bytes | None, bytes | None]]:
+            reader = target_reader(config)
+            try:
+                return read_to_end(reader, config.checkpoint_topic)
+            finally:
+                reader.close()
+
+        return cls(
+            consumer=source_consumer(config, stats_cb=stats_cb),
+            producer=target_producer(config),
+            quarantine=quarantine_producer(config) if config.quarantine_topic else None,
+            read_checkpoints=read_checkpoints,
+            ensure_own_topics=lambda wanted: ensure_topics(admin(config.target_props), wanted),
+        )
+
+
 class Proxy:
     def __init__(
         self,
@@ -88,6 +117,7 @@ class Proxy:
         metrics: Metrics,
         health: Health,
         clock: Callable[[], float] = time.monotonic,
+        clients: KafkaClients | None = None,
     ) -> None:
         self.config = config
         self.setup = setup
@@ -96,9 +126,11 @@ class Proxy:
         self.clock = clock
         self.policy = CommitPolicy(config.batch.max_records, config.batch.max_ms)
         self.transactional = config.delivery == "transactional"
-        self.consumer: Consumer = source_consumer(config, stats_cb=self._on_stats)
-        self.producer: Producer = target_producer(config)
-        self.quarantine: Producer | None = quarantine_producer(config) if config.quarantine_topic else None
+        clients = clients or KafkaClients.for_config(config, stats_cb=self._on_stats)
+        self.clients = clients
+        self.consumer = clients.consumer
+        self.producer = clients.producer
+        self.quarantine = clients.quarantine
         self.txn: Transaction | None = None
         self.audit_seq = 0
         self.audit_prev = GENESIS
@@ -112,8 +144,7 @@ class Proxy:
 
     def prepare(self) -> None:
         """Create streammask's own topics, start transactions, restore the audit chain head."""
-        ensure_topics(
-            admin(self.config.target_props),
+        self.clients.ensure_own_topics(
             {
                 self.config.audit_topic: (1, {}),
                 self.config.checkpoint_topic: (1, {"cleanup.policy": "compact"}),
@@ -125,7 +156,6 @@ class Proxy:
         head = state.audit_heads.get(self.config.instance_id)
         if head is not None:
             self.audit_seq, self.audit_prev = head
-        self._checkpoints = state
 
     def run(self, stop: threading.Event) -> None:
         """Process until ``stop`` is set; then commit what is open and leave the group cleanly."""
@@ -412,12 +442,8 @@ class Proxy:
 
     def _read_checkpoints(self) -> checkpoint.CheckpointState:
         state = checkpoint.CheckpointState.empty()
-        reader = target_reader(self.config)
-        try:
-            for key, value in read_to_end(reader, self.config.checkpoint_topic):
-                state.apply(self.config.group_id, key, value)
-        finally:
-            reader.close()
+        for key, value in self.clients.read_checkpoints():
+            state.apply(self.config.group_id, key, value)
         return state
 
     def _on_stats(self, stats_json: str) -> None:
