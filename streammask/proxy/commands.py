@@ -16,7 +16,7 @@ from streammask.proxy.clients import read_to_end, source_consumer, target_reader
 from streammask.proxy.config import ProxyConfig, load_config
 from streammask.proxy.http import Health, MetricsServer
 from streammask.proxy.metrics import Metrics
-from streammask.proxy.runner import BlockedRecordStop, Proxy
+from streammask.proxy.runner import BlockedRecordStop, Proxy, TransactionsFailing, UnroutedTopic
 
 log = logging.getLogger("streammask.proxy")
 
@@ -24,6 +24,14 @@ log = logging.getLogger("streammask.proxy")
 def cmd_validate(args: argparse.Namespace) -> int:
     config, policy_path = load_config(args.config)
     setup = open_masker(policy_path)
+    for topic in config.topics or ():
+        target = config.route(topic)
+        if target is None:
+            print(f"error: {args.config}: no route maps source topic {topic}; add a `routing` entry", file=sys.stderr)
+            return 2
+        if target == topic and config.same_cluster:
+            print(f"error: {args.config}: route maps {topic} onto itself on the same cluster", file=sys.stderr)
+            return 2
     mode = "same cluster (offsets in the transaction)" if config.same_cluster else "two clusters (checkpoint topic)"
     print(f"{args.config}: config valid; policy {policy_path} (sha256 {setup.loaded.sha256[:12]}…, "
           f"key id {setup.key.key_id}); {config.delivery} delivery, {mode}")
@@ -46,7 +54,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     try:
         proxy.prepare()
         proxy.run(stop)
-    except BlockedRecordStop as exc:
+    except (BlockedRecordStop, TransactionsFailing, UnroutedTopic) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     except KafkaException as exc:

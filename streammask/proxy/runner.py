@@ -21,6 +21,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -52,6 +53,7 @@ log = logging.getLogger("streammask.proxy")
 
 SOURCE_HEADERS = ("streammask.source.topic", "streammask.source.partition", "streammask.source.offset")
 TXN_TIMEOUT_S = 30.0
+MAX_CONSECUTIVE_ABORTS = 5  # a batch that keeps aborting is a persistent error, not a transient one
 
 
 class BlockedRecordStop(StreamMaskError):
@@ -62,6 +64,10 @@ class UnroutedTopic(StreamMaskError):
     """A source topic that no route maps to a target topic."""
 
 
+class TransactionsFailing(StreamMaskError):
+    """The same batch aborted MAX_CONSECUTIVE_ABORTS times in a row."""
+
+
 @dataclass
 class Transaction:
     """What the open transaction covers."""
@@ -70,6 +76,8 @@ class Transaction:
     started: float
     records: int = 0
     delays_ms: list[int] = field(default_factory=list)
+    topics_in: Counter[str] = field(default_factory=Counter)  # published to metrics at commit
+    topics_out: Counter[str] = field(default_factory=Counter)
 
 
 def record_headers(msg: Message) -> list[tuple[str, bytes | None]]:
@@ -135,6 +143,7 @@ class Proxy:
         self.audit_seq = 0
         self.audit_prev = GENESIS
         self.committed: dict[tuple[str, int], int] = {}  # next offset per partition, as last committed
+        self.consecutive_aborts = 0
         self._routes: dict[str, str] = {}
         self._assigned: set[tuple[str, int]] = set()
         self._delivery_error: KafkaError | None = None
@@ -143,7 +152,9 @@ class Proxy:
     # -- lifecycle ----------------------------------------------------------------------------------
 
     def prepare(self) -> None:
-        """Create streammask's own topics, start transactions, restore the audit chain head."""
+        """Check routes, create streammask's own topics, start transactions, restore the audit chain head."""
+        for topic in self.config.topics or ():
+            self._route(topic)  # an unrouted topic fails now, not at its first record
         self.clients.ensure_own_topics(
             {
                 self.config.audit_topic: (1, {}),
@@ -208,7 +219,7 @@ class Proxy:
         assert txn is not None  # for mypy; _begin sets it
         txn.audit.consumed(where)
         txn.records += 1
-        self.metrics.records_in.labels(topic).inc()
+        txn.topics_in[topic] += 1
         outcome = self.setup.masker.mask(topic, msg.key(), msg.value(), record_headers(msg))
         txn.audit.counts.add(where, outcome)
         if isinstance(outcome, Blocked):
@@ -240,9 +251,8 @@ class Proxy:
         if ts_type != 0 and ts > 0:
             kwargs["timestamp"] = ts
         self._produce_with_backpressure(target, kwargs)
-        self.metrics.records_out.labels(where.topic).inc()
-        for stats in outcome.masked_columns:
-            self.metrics.values_masked.labels(stats.table, stats.strategy).inc()
+        if self.txn is not None:
+            self.txn.topics_out[where.topic] += 1
 
     def _produce_with_backpressure(self, topic: str, kwargs: dict[str, Any]) -> None:
         while True:
@@ -340,13 +350,21 @@ class Proxy:
             if isinstance(err, KafkaError) and err.txn_requires_abort():
                 log.warning("transaction aborted; re-reading its records", extra={"fields": {"error": err.name()}})
                 self._abort(err.name())
+                self.consecutive_aborts += 1
+                if self.consecutive_aborts >= MAX_CONSECUTIVE_ABORTS:
+                    raise TransactionsFailing(
+                        f"{self.consecutive_aborts} transactions in a row aborted, the last with {err.name()}: "
+                        f"{err.str()}; check that the target topics exist and the producer may write them"
+                    ) from None
                 self._rewind()
                 return
             raise
         self.txn = None
+        self.consecutive_aborts = 0
         self.audit_seq, self.audit_prev = record["sequence"], record["hash"]
         self.committed.update(offsets)
         now_wall = time.time()
+        self._publish_counts(txn)
         self.metrics.transactions.labels("committed").inc()
         self.metrics.commit_seconds.observe(self.clock() - started)
         self.metrics.batch_seconds.observe(self.clock() - txn.started)
@@ -355,6 +373,20 @@ class Proxy:
             self.metrics.end_to_end_delay.observe(max(0.0, now_wall - ts_ms / 1000))
         if not self.config.same_cluster or not self.transactional:
             self.consumer.commit(offsets=tps, asynchronous=True)  # for lag tools; checkpoints are the truth
+
+    def _publish_counts(self, txn: Transaction) -> None:
+        """Counters count committed work: per transaction, not per record (cheaper, and an aborted
+        batch that is re-read is not counted twice)."""
+        m = self.metrics
+        for topic, n in txn.topics_in.items():
+            m.records_in.labels(topic).inc(n)
+        for topic, n in txn.topics_out.items():
+            m.records_out.labels(topic).inc(n)
+        by_strategy: Counter[tuple[str, str]] = Counter()
+        for stats, n in txn.audit.counts.columns.items():
+            by_strategy[(stats.table, stats.strategy)] += n
+        for (table, strategy), n in by_strategy.items():
+            m.values_masked.labels(table, strategy).inc(n)
 
     def _commit_transaction(self) -> None:
         for attempt in range(5):
