@@ -21,6 +21,7 @@ import jsonschema
 import orjson
 import pytest
 import yaml
+from helpers import fixtures_dir
 
 REPO = Path(__file__).resolve().parent.parent
 POLICY = REPO / "policies" / "ecommerce.yaml"
@@ -39,23 +40,6 @@ PLANTED_IBAN = "DE89370400440532013000"
 
 
 # -- the shared Debezium fixtures as kcat -J lines -------------------------------------------------------
-
-
-def fixtures_dir() -> Path:
-    """Debezium's example events (third-party, read-only). STREAMMASK_DEBEZIUM_FIXTURES overrides."""
-    candidates = [
-        os.environ.get("STREAMMASK_DEBEZIUM_FIXTURES"),
-        str(REPO / "tests" / "fixtures" / "debezium"),
-        "/work/shared/fixtures/debezium",
-    ]
-    for candidate in candidates:
-        if candidate and (Path(candidate) / "postgres-create.json").is_file():
-            return Path(candidate)
-    pytest.fail(
-        "Debezium example events not found (looked in: "
-        + ", ".join(c for c in candidates if c)
-        + "); set STREAMMASK_DEBEZIUM_FIXTURES to the directory holding postgres-create.json"
-    )
 
 
 def fixture(name: str) -> dict[str, Any]:

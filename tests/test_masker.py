@@ -10,6 +10,7 @@ from typing import Any
 
 import orjson
 import pytest
+from helpers import fixtures_dir
 
 from streammask.keys import MasterKey
 from streammask.masker import RecordMasker
@@ -24,7 +25,7 @@ except ImportError:  # tests/ itself is on sys.path (rootdir without __init__.py
     import connect_schema  # type: ignore[no-redef]
     import events as ev  # type: ignore[no-redef]
 
-FIXTURES = Path("/work/shared/fixtures/debezium")
+FIXTURES = fixtures_dir()
 KEY = MasterKey(bytes(range(32)), "t")
 
 POLICY = b"""
