@@ -113,9 +113,16 @@ class SourceRecord:
     partition: int | None = None
 
 
-def produce(bootstrap: str, topic: str, records: Sequence[SourceRecord], timeout_s: float = 60.0) -> None:
-    """Produce in order (idempotent producer, so per-partition order holds) and wait for every ack."""
-    producer = Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True, "linger.ms": 5})
+def produce(
+    bootstrap: str, topic: str, records: Sequence[SourceRecord], timeout_s: float = 60.0, one_per_batch: bool = False
+) -> None:
+    """Produce in order (idempotent producer, so per-partition order holds) and wait for every ack.
+
+    ``one_per_batch``: one record per produce request. Tansu answers ListOffsets(latest) with the base
+    offset of a partition's last record *batch* + 1 (measured: 3 batches of 5 records -> end offset 11),
+    so end offsets and lag are only right when every batch holds one record."""
+    linger_ms = 0 if one_per_batch else 5
+    producer = Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True, "linger.ms": linger_ms})
     errors: list[str] = []
 
     def report(err: Any, _msg: Any) -> None:
@@ -132,29 +139,33 @@ def produce(bootstrap: str, topic: str, records: Sequence[SourceRecord], timeout
                 break
             except BufferError:
                 producer.poll(0.1)
+        if one_per_batch:
+            producer.flush(timeout_s)
     remaining = producer.flush(timeout_s)
     assert remaining == 0 and not errors, f"produce to {topic}: {remaining} unacknowledged, errors {errors[:3]}"
 
 
-def _reader(bootstrap: str) -> Consumer:
+def _reader(bootstrap: str, isolation: str = "read_committed") -> Consumer:
     return Consumer({
         "bootstrap.servers": bootstrap,
         "group.id": f"test-reader-{uuid.uuid4().hex[:8]}",
         "enable.auto.commit": False,
-        "isolation.level": "read_committed",
+        "isolation.level": isolation,
         "auto.offset.reset": "earliest",
         "enable.partition.eof": True,
     })
 
 
-def read_topic(bootstrap: str, topic: str, timeout_s: float = 30.0) -> list[Record]:
+def read_topic(
+    bootstrap: str, topic: str, timeout_s: float = 30.0, isolation: str = "read_committed"
+) -> list[Record]:
     """Every record of every partition of ``topic`` up to its end as of now (no group join: assign)."""
-    consumer = _reader(bootstrap)
+    consumer = _reader(bootstrap, isolation)
     try:
         meta = consumer.list_topics(topic, timeout=timeout_s).topics.get(topic)
         if meta is None or meta.error is not None:
             return []
-        ends: dict[int, int] = {}
+        ends: dict[int, int] = {}  # a lower bound on Tansu (see below); partition EOF decides
         for p in meta.partitions:
             low, high = consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=timeout_s, cached=False)
             if high > low:
@@ -180,21 +191,21 @@ def read_topic(bootstrap: str, topic: str, timeout_s: float = 30.0) -> list[Reco
                 raw = msg.headers() or []
                 headers = tuple((k, v.encode() if isinstance(v, str) else v) for k, v in raw)
                 out.append(Record(topic, p, offset, msg.key(), msg.value(), headers))
-                if offset + 1 >= ends[p]:
-                    pending.discard(p)
+                # no shortcut at offset + 1 == end: Tansu's end offset is the last *batch*'s base + 1
         return sorted(out, key=lambda r: (r.partition, r.offset))
     finally:
         consumer.close()
 
 
 def read_until(
-    bootstrap: str, topic: str, done: Callable[[list[Record]], bool], timeout_s: float, what: str
+    bootstrap: str, topic: str, done: Callable[[list[Record]], bool], timeout_s: float, what: str,
+    isolation: str = "read_committed",
 ) -> list[Record]:
     """Re-read ``topic`` until ``done(records)``; fail after ``timeout_s``."""
     result: list[list[Record]] = []
 
     def check() -> bool:
-        records = read_topic(bootstrap, topic)
+        records = read_topic(bootstrap, topic, isolation=isolation)
         result[:] = [records]
         return done(records)
 
@@ -543,3 +554,16 @@ def kept_strings(records: Sequence[SourceRecord], policy_doc: dict[str, Any]) ->
                 if spec.get(column, {}).get("strategy", "keep") == "keep":
                     out.update(_strings(value))
     return out
+
+
+def lag_table(stdout: str) -> tuple[dict[tuple[str, int], tuple[int, int, int]], int]:
+    """``streammask lag`` output: {(topic, partition): (committed, end, lag)} and the total."""
+    rows: dict[tuple[str, int], tuple[int, int, int]] = {}
+    total = -1
+    for line in stdout.splitlines():
+        parts = line.split()
+        if len(parts) == 5 and parts[1].isdigit():
+            rows[(parts[0], int(parts[1]))] = (int(parts[2]), int(parts[3]), int(parts[4]))
+        elif line.startswith("total lag: "):
+            total = int(parts[2])
+    return rows, total

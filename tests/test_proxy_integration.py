@@ -24,8 +24,17 @@ import jsonschema
 import orjson
 import pytest
 import yaml
-from test_cli import fixture_records, sensitive_values
+from test_cli import (
+    PLANTED_IBAN,
+    PLANTED_PAYEE,
+    PLANTED_SSN,
+    fixture_records,
+    sensitive_values,
+    unclassified_column_record,
+    unknown_table_record,
+)
 
+from streammask.outcome import Masked
 from streammask.proxy.audit_record import GENESIS, verify_chain
 from tests import events as ev
 from tests.broker import create_topic, unique_topic
@@ -34,16 +43,25 @@ from tests.proxy_harness import (
     REPO,
     Record,
     SourceRecord,
+    audit_records,
+    check_duplicates_identical,
     cli,
+    customer_events,
+    distinct_sources,
     example_records,
+    expected_headers,
+    lag_table,
     masked_values,
+    offline_mask,
     parse_metrics,
     poll_until,
     produce,
     proxy_config,
     read_topic,
+    read_until,
     run_proxy,
     sensitive_strings,
+    write_config,
 )
 
 AUDIT_SCHEMA = orjson.loads((REPO / "schemas" / "audit-record.schema.json").read_bytes())
@@ -394,3 +412,250 @@ def test_sigterm_after_the_run_exits_zero_with_json_logs_only(e2e: EndToEnd) -> 
         orjson.loads(line)  # every stderr line is a JSON log line
     assert any(json.loads(line).get("msg") == "stopped cleanly" for line in lines)
     assert e2e.stdout == ""
+
+
+# -- crash, restart, rebalance ------------------------------------------------------------------------
+
+
+def committed_chain(audit: Sequence[dict[str, Any]], instance: str) -> list[dict[str, Any]]:
+    """The instance's committed audit chain: walked back from its highest sequence via ``prev_hash`` to
+    the genesis. (Tansu also shows audit records of aborted transactions; they are not on this walk.)"""
+    mine = [a for a in audit if a["instance"] == instance]
+    assert mine, f"no audit record of {instance}"
+    by_hash = {a["hash"]: a for a in mine}
+    head = max(mine, key=lambda a: a["sequence"])
+    chain = [head]
+    while chain[-1]["prev_hash"] != GENESIS:
+        prev = by_hash.get(chain[-1]["prev_hash"])
+        assert prev is not None, f"{instance}: audit record {chain[-1]['sequence']} links to a missing record"
+        chain.append(prev)
+    chain.reverse()
+    assert [a["sequence"] for a in chain] == list(range(1, len(chain) + 1))
+    assert verify_chain(chain) == []
+    return chain
+
+
+def assert_output_complete(
+    output: Sequence[Record], placed: dict[tuple[str, int, int], SourceRecord], policy: Path = POLICY
+) -> int:
+    """Every source record is in the output as its offline-masked twin; duplicates only byte-identical.
+    Returns the number of duplicates."""
+    dups = check_duplicates_identical(output)
+    sources = distinct_sources(output)
+    missing = set(placed) - sources
+    assert not missing, f"{len(missing)} source record(s) missing, e.g. {sorted(missing)[:5]}"
+    assert sources <= set(placed)
+    by_topic: dict[str, list[tuple[tuple[str, int, int], SourceRecord]]] = defaultdict(list)
+    for coords, r in placed.items():
+        by_topic[coords[0]].append((coords, r))
+    reference: dict[tuple[str, int, int], Any] = {}
+    for topic, items in by_topic.items():
+        outcomes = offline_mask(policy, topic, [r for _, r in items])
+        reference |= {coords: o for (coords, _), o in zip(items, outcomes, strict=True)}
+    for r in output:
+        ref = reference[r.source]
+        assert isinstance(ref, Masked), r.source
+        assert (r.key, r.value, r.headers) == (ref.key, ref.value, expected_headers(ref, *r.source)), r.source
+    return dups
+
+
+def covered_offsets(chain: Sequence[dict[str, Any]]) -> set[tuple[str, int, int]]:
+    return {
+        (rng["topic"], rng["partition"], o)
+        for a in chain for rng in a["source_ranges"] for o in range(rng["first_offset"], rng["last_offset"] + 1)
+    }
+
+
+def test_kill_9_mid_stream_then_restart_loses_nothing(kafka_broker: str, tmp_path: Path) -> None:
+    """Requirement 3: kill -9 in the middle of 3000 events (batches of 25), restart with the same
+    instance id: every source offset reaches the output, duplicates are byte-identical, and the audit
+    chain continues across the restart and covers every offset."""
+    src, out = unique_topic("src"), unique_topic("out")
+    create_topic(kafka_broker, src, 3)
+    create_topic(kafka_broker, out, 3)
+    records = customer_events(3000, partitions=3)
+    produce(kafka_broker, src, records)
+    placed = place(records, src, 3)
+    doc = proxy_config(kafka_broker, [src], [(re.escape(src), out)], max_records=25, max_ms=100)
+
+    with run_proxy(tmp_path, doc) as first:
+        first.wait_ready(START_S)
+        before_kill = first.wait_metric("streammask_records_in_total", 500, DRAIN_S)
+        first.kill()
+    assert before_kill < len(records), "the proxy finished before it was killed: nothing tested"
+    partial = distinct_sources(read_topic(kafka_broker, out))
+    assert len(partial) < len(records)
+
+    with run_proxy(tmp_path, doc) as second:
+        second.wait_ready(START_S)
+        output = read_until(kafka_broker, out, lambda rs: len(distinct_sources(rs)) >= len(records), DRAIN_S,
+                            "every source record in the output after the restart")
+        assert second.terminate() == 0, second.describe()
+    output = read_topic(kafka_broker, out)
+    dups = assert_output_complete(output, placed)
+    print(f"kill -9 after {before_kill:.0f} committed records; {dups} byte-identical duplicate(s)")
+
+    chain = committed_chain(audit_records(kafka_broker, doc["audit_topic"]), "i1")
+    assert covered_offsets(chain) == set(placed)
+    assert_chain_accounts(chain, output, len(records), max_overlap=3 * 25)
+
+
+def assert_chain_accounts(
+    chain: Sequence[dict[str, Any]], output: Sequence[Record], n_records: int, max_overlap: int
+) -> None:
+    """The committed chain's counts add up to the source records, except for batches read twice around
+    a crash: Tansu shows the killed instance's aborted transaction (its audit record and audit-head
+    checkpoint) to read_committed readers, so the restarted instance links to it and re-reads its range
+    (measured: exactly the one in-flight batch). Such twice-covered offsets must be ones the output
+    holds twice too (byte-identical, checked before)."""
+    covered: Counter[tuple[str, int, int]] = Counter()
+    for a in chain:
+        for rng in a["source_ranges"]:
+            for o in range(rng["first_offset"], rng["last_offset"] + 1):
+                covered[(rng["topic"], rng["partition"], o)] += 1
+    twice = {o for o, n in covered.items() if n > 1}
+    assert max(covered.values()) <= 2
+    assert sum(a["records"]["in"] for a in chain) == n_records + len(twice)
+    assert len(twice) <= max_overlap, f"{len(twice)} offsets audited twice"
+    in_output = Counter(r.source for r in output)
+    assert all(in_output[o] >= 2 for o in twice), "an offset audited twice but delivered once"
+
+
+# -- shutdown and lag ---------------------------------------------------------------------------------
+
+
+def lag(config_path: Path) -> tuple[dict[tuple[str, int], tuple[int, int, int]], int]:
+    proc = cli("lag", "--config", str(config_path))
+    assert proc.returncode == 0, proc.stderr.decode()[-2000:]
+    return lag_table(proc.stdout.decode())
+
+
+def test_sigterm_commits_the_open_transaction_and_lag_reports_it(kafka_broker: str, tmp_path: Path) -> None:
+    """Requirements 7 and 9: with one long-open transaction (no size or time trigger before SIGTERM), the
+    records are produced into it but nothing is committed; SIGTERM commits it and exits 0: every record
+    is in the output once, one audit record covers all, and ``streammask lag`` goes from N to 0."""
+    src, out = unique_topic("src"), unique_topic("out")
+    create_topic(kafka_broker, src, 2)
+    records = customer_events(200, partitions=2)
+    produce(kafka_broker, src, records, one_per_batch=True)  # else Tansu's end offsets are wrong (see produce)
+    placed = place(records, src, 2)
+    doc = proxy_config(kafka_broker, [src], [(re.escape(src), out)], max_records=1_000_000, max_ms=10_000_000)
+    config_path = write_config(tmp_path, doc)
+
+    rows, total = lag(config_path)
+    assert rows == {(src, 0): (0, 100, 100), (src, 1): (0, 100, 100)} and total == 200
+
+    with run_proxy(tmp_path, doc) as proxy:
+        proxy.wait_ready(START_S)
+        # every record masked and produced into the open transaction (a read_uncommitted reader sees them)
+        read_until(kafka_broker, out, lambda rs: len(rs) >= len(records), DRAIN_S, "records in the open transaction",
+                   isolation="read_uncommitted")
+        assert proxy.metric("streammask_transactions_total") == 0, "a transaction was committed before SIGTERM"
+        assert proxy.metric("streammask_records_in_total") == 0
+        assert lag(config_path)[1] == 200, "offsets committed before the transaction"
+        assert proxy.terminate(timeout_s=60) == 0, proxy.describe()
+    assert any(json.loads(line).get("msg") == "stopped cleanly" for line in proxy.stderr().splitlines() if line)
+
+    output = read_topic(kafka_broker, out)
+    assert assert_output_complete(output, placed) == 0
+    audit = audit_records(kafka_broker, doc["audit_topic"])
+    assert len(audit) == 1 and audit[0]["records"] == {"in": 200, "out": 200, "blocked": 0}
+    assert covered_offsets(audit) == set(placed)
+    rows, total = lag(config_path)
+    assert rows == {(src, 0): (100, 100, 0), (src, 1): (100, 100, 0)} and total == 0
+
+
+# -- blocked records ----------------------------------------------------------------------------------
+
+PLANTED = (PLANTED_SSN, PLANTED_PAYEE, PLANTED_IBAN)
+
+
+def from_kcat_line(line: dict[str, Any]) -> SourceRecord:
+    return SourceRecord(line["key"].encode(), line["payload"].encode())
+
+
+BAD_RECORDS = {
+    "unknown-table": (lambda: from_kcat_line(unknown_table_record(0)), "public.payments", None),
+    "unclassified-column": (lambda: from_kcat_line(unclassified_column_record(0)), "public.customers", "ssn"),
+}
+
+
+@pytest.mark.parametrize("code", sorted(BAD_RECORDS))
+def test_blocked_record_with_on_blocked_stop_halts_the_pipeline(kafka_broker: str, tmp_path: Path, code: str) -> None:
+    """Requirement 5 (stop): the proxy exits non-zero naming topic/partition/offset (and table/column);
+    nothing from the blocked record (nor after it) is in the output; its raw values are nowhere; a
+    restart stops at the same record again (its offset was never committed)."""
+    make_bad, table, column = BAD_RECORDS[code]
+    src, out = unique_topic("src"), unique_topic("out")
+    create_topic(kafka_broker, src, 1)
+    good = customer_events(20)
+    records = [*good[:10], make_bad(), *good[10:]]
+    produce(kafka_broker, src, records)
+    doc = proxy_config(kafka_broker, [src], [(re.escape(src), out)], max_records=5, max_ms=100)
+
+    for attempt in (1, 2):
+        with run_proxy(tmp_path, doc) as proxy:
+            code_ = proxy.wait_exit(START_S + DRAIN_S)
+            stderr, stdout = proxy.stderr(), proxy.stdout()
+        assert code_ == 1, f"attempt {attempt}: {proxy.describe()}"
+        assert f"record blocked at {src}/0/10" in stderr, stderr[-2000:]
+        blocked_logs = [json.loads(line) for line in stderr.splitlines() if line.startswith("{")
+                        and json.loads(line).get("msg", "").startswith("record blocked")]
+        assert len(blocked_logs) == 1, stderr[-2000:]
+        assert {k: blocked_logs[0][k] for k in ("topic", "partition", "offset", "code", "table", "column")} == {
+            "topic": src, "partition": 0, "offset": 10, "code": code, "table": table, "column": column,
+        }
+        output = read_topic(kafka_broker, out)
+        assert {o for _, _, o in distinct_sources(output)} == set(range(10)), f"attempt {attempt}"
+        audit_raw = read_topic(kafka_broker, doc["audit_topic"])
+        audited = covered_offsets([orjson.loads(r.value or b"") for r in audit_raw])
+        assert {o for _, _, o in audited} <= set(range(10))
+        haystacks = {"stderr": stderr.encode(), "stdout": stdout.encode(), "output": all_output_bytes(output),
+                     "audit": all_output_bytes(audit_raw)}
+        assert_no_leak(haystacks, {*PLANTED})
+
+
+def test_blocked_records_with_skip_go_raw_to_the_quarantine_topic_only(kafka_broker: str, tmp_path: Path) -> None:
+    """Requirement 5 (skip + quarantine_topic): blocked records are left out of the output, counted,
+    audited by coordinates and reason only, and written raw (with a ``streammask.blocked`` header) to the
+    quarantine topic on the source cluster; nothing else reaches the quarantine topic."""
+    src, out, quarantine = unique_topic("src"), unique_topic("out"), unique_topic("quarantine")
+    create_topic(kafka_broker, src, 1)
+    good = customer_events(15)
+    unknown, unclassified = from_kcat_line(unknown_table_record(0)), from_kcat_line(unclassified_column_record(0))
+    records = [*good[:5], unknown, *good[5:10], unclassified, *good[10:]]
+    produce(kafka_broker, src, records)
+    placed = place(records, src, 1)
+    blocked_at = {(src, 0, 5): (unknown, "unknown-table"), (src, 0, 11): (unclassified, "unclassified-column")}
+    doc = proxy_config(kafka_broker, [src], [(re.escape(src), out)], max_records=4, max_ms=100,
+                       on_blocked="skip", quarantine_topic=quarantine)
+    with run_proxy(tmp_path, doc) as proxy:
+        proxy.wait_ready(START_S)
+        proxy.wait_metric("streammask_records_in_total", len(records), DRAIN_S)
+        assert proxy.metric("streammask_records_out_total") == len(records) - 2
+        for code in ("unknown-table", "unclassified-column"):
+            assert proxy.metric("streammask_records_blocked_total", topic=src, code=code) == 1
+        assert proxy.terminate() == 0, proxy.describe()
+        stderr, stdout = proxy.stderr(), proxy.stdout()
+
+    output = read_topic(kafka_broker, out)
+    good_placed = {c: r for c, r in placed.items() if c not in blocked_at}
+    assert assert_output_complete(output, good_placed) == 0
+
+    quarantined = read_topic(kafka_broker, quarantine)  # (auto-created; any partition)
+    assert sorted((r.key, r.value, r.header("streammask.blocked")) for r in quarantined) == sorted(
+        (r.key, r.value, code.encode()) for r, code in blocked_at.values()
+    )
+
+    audit_raw = read_topic(kafka_broker, doc["audit_topic"])
+    audit = [orjson.loads(r.value or b"") for r in audit_raw]
+    assert sum(a["records"]["in"] for a in audit) == len(records)
+    assert sum(a["records"]["blocked"] for a in audit) == 2
+    blocked = sorted((b["offset"], b["code"], b["table"], b["column"]) for a in audit for b in a["blocked"])
+    assert blocked == [(5, "unknown-table", "public.payments", None), (11, "unclassified-column", "public.customers",
+                                                                        "ssn")]
+    assert covered_offsets(audit) == set(placed)
+    haystacks = {"stderr": stderr.encode(), "stdout": stdout.encode(), "output": all_output_bytes(output),
+                 "audit": all_output_bytes(audit_raw)}
+    assert_no_leak(haystacks, {*PLANTED})
+    assert all(any(p.encode() in (r.value or b"") for p in PLANTED) for r in quarantined)  # raw, as promised
