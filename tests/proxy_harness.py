@@ -29,7 +29,7 @@ from typing import Any, TypeVar
 
 import orjson
 import yaml
-from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka import Consumer, KafkaError, Message, Producer, TopicPartition
 from prometheus_client.parser import text_string_to_metric_families
 
 from streammask.bootstrap import open_masker
@@ -156,6 +156,13 @@ def _reader(bootstrap: str, isolation: str = "read_committed") -> Consumer:
     })
 
 
+def _header_items(msg: Message) -> list[tuple[str, str | bytes | None]]:
+    raw = msg.headers()
+    if not raw:
+        return []
+    return list(raw.items()) if isinstance(raw, dict) else list(raw)
+
+
 def read_topic(
     bootstrap: str, topic: str, timeout_s: float = 30.0, isolation: str = "read_committed"
 ) -> list[Record]:
@@ -182,14 +189,14 @@ def read_topic(
                 err = msg.error()
                 p = msg.partition()
                 if err is not None:
-                    at_eof = err.code() == -191 and p is not None  # _PARTITION_EOF
-                    if at_eof and consumer.position([TopicPartition(topic, p)])[0].offset >= ends[p]:
+                    if err.code() == KafkaError._PARTITION_EOF and p is not None and (
+                        consumer.position([TopicPartition(topic, p)])[0].offset >= ends[p]
+                    ):
                         pending.discard(p)
                     continue
                 offset = msg.offset()
                 assert p is not None and offset is not None
-                raw = msg.headers() or []
-                headers = tuple((k, v.encode() if isinstance(v, str) else v) for k, v in raw)
+                headers = tuple((k, v.encode() if isinstance(v, str) else v) for k, v in _header_items(msg))
                 out.append(Record(topic, p, offset, msg.key(), msg.value(), headers))
                 # no shortcut at offset + 1 == end: Tansu's end offset is the last *batch*'s base + 1
         return sorted(out, key=lambda r: (r.partition, r.offset))
