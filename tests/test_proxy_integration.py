@@ -473,21 +473,24 @@ def covered_offsets(chain: Sequence[dict[str, Any]]) -> set[tuple[str, int, int]
     }
 
 
-def test_kill_9_mid_stream_then_restart_loses_nothing(kafka_broker: str, tmp_path: Path) -> None:
-    """Requirement 3: kill -9 in the middle of 3000 events (batches of 25), restart with the same
-    instance id: every source offset reaches the output, duplicates are byte-identical, and the audit
-    chain continues across the restart and covers every offset."""
+@pytest.mark.parametrize(("delivery", "n_records"), [("transactional", 3000), ("at-least-once", 2000)])
+def test_kill_9_mid_stream_then_restart_loses_nothing(
+    kafka_broker: str, tmp_path: Path, delivery: str, n_records: int
+) -> None:
+    """Requirement 3: kill -9 in the middle of thousands of events (batches of 25), restart with the
+    same instance id: every source offset reaches the output, duplicates are byte-identical, and the
+    audit chain continues across the restart and covers every offset. Both delivery modes."""
     src, out = unique_topic("src"), unique_topic("out")
     create_topic(kafka_broker, src, 3)
     create_topic(kafka_broker, out, 3)
-    records = customer_events(3000, partitions=3)
+    records = customer_events(n_records, partitions=3)
     produce(kafka_broker, src, records)
     placed = place(records, src, 3)
-    doc = proxy_config(kafka_broker, [src], [(re.escape(src), out)], max_records=25, max_ms=100)
+    doc = proxy_config(kafka_broker, [src], [(re.escape(src), out)], max_records=25, max_ms=100, delivery=delivery)
 
     with run_proxy(tmp_path, doc) as first:
         first.wait_ready(START_S)
-        before_kill = first.wait_metric("streammask_records_in_total", 500, DRAIN_S)
+        before_kill = first.wait_metric("streammask_records_in_total", n_records // 6, DRAIN_S)
         first.kill()
     assert before_kill < len(records), "the proxy finished before it was killed: nothing tested"
     partial = distinct_sources(read_topic(kafka_broker, out))
@@ -500,11 +503,12 @@ def test_kill_9_mid_stream_then_restart_loses_nothing(kafka_broker: str, tmp_pat
         assert second.terminate() == 0, second.describe()
     output = read_topic(kafka_broker, out)
     dups = assert_output_complete(output, placed)
-    print(f"kill -9 after {before_kill:.0f} committed records; {dups} byte-identical duplicate(s)")
+    print(f"{delivery}: kill -9 after {before_kill:.0f} committed records; {dups} byte-identical duplicate(s)")
 
     chain = committed_chain(audit_records(kafka_broker, doc["audit_topic"]), "i1")
     assert covered_offsets(chain) == set(placed)
-    assert_chain_accounts(chain, output, len(records), max_overlap=3 * 25)
+    # at-least-once: offsets are committed (asynchronously) after the flush, so a few batches may come twice
+    assert_chain_accounts(chain, output, len(records), max_overlap=3 * 25 * (1 if delivery == "transactional" else 4))
 
 
 def assert_chain_accounts(
