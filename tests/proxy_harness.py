@@ -18,6 +18,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -143,6 +144,36 @@ def produce(
             producer.flush(timeout_s)
     remaining = producer.flush(timeout_s)
     assert remaining == 0 and not errors, f"produce to {topic}: {remaining} unacknowledged, errors {errors[:3]}"
+
+
+class StreamProducer(threading.Thread):
+    """Produces ``records`` in chunks with a pause between them, in order, in the background: a live
+    stream, so a proxy killed while it runs is killed in the middle of the stream."""
+
+    def __init__(self, bootstrap: str, topic: str, records: Sequence[SourceRecord], chunk: int = 100,
+                 pause_s: float = 0.1) -> None:
+        super().__init__(name=f"produce-{topic}", daemon=True)
+        self.bootstrap, self.topic, self.records, self.chunk, self.pause_s = bootstrap, topic, records, chunk, pause_s
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        producer = Producer({"bootstrap.servers": self.bootstrap, "enable.idempotence": True, "linger.ms": 5})
+        try:
+            for start in range(0, len(self.records), self.chunk):
+                for r in self.records[start:start + self.chunk]:
+                    producer.produce(self.topic, key=r.key, value=r.value, headers=list(r.headers),
+                                     partition=r.partition if r.partition is not None else -1)
+                remaining = producer.flush(30)
+                assert remaining == 0, f"{remaining} record(s) not acknowledged"
+                time.sleep(self.pause_s)
+        except BaseException as exc:  # reported by finish()
+            self.error = exc
+
+    def finish(self, timeout_s: float = 120.0) -> None:
+        self.join(timeout_s)
+        assert not self.is_alive(), f"producing to {self.topic} did not finish in {timeout_s} s"
+        if self.error is not None:
+            raise self.error
 
 
 def _reader(bootstrap: str, isolation: str = "read_committed") -> Consumer:
