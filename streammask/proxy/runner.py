@@ -146,6 +146,7 @@ class Proxy:
         self.consecutive_aborts = 0
         self._routes: dict[str, str] = {}
         self._assigned: set[tuple[str, int]] = set()
+        self._positions = 0  # bumped whenever the consumer is sought: records fetched before are stale
         self._delivery_error: KafkaError | None = None
         metrics.policy_info.labels(config.instance_id, setup.loaded.sha256, setup.key.key_id).set(1)
 
@@ -179,7 +180,10 @@ class Proxy:
             while not stop.is_set():
                 self.health.beat()
                 messages = self.consumer.consume(num_messages=500, timeout=0.1)
+                positions = self._positions
                 for msg in messages:
+                    if self._positions != positions:
+                        break  # an abort rewound the consumer: the rest of this list is re-read from there
                     self._submit(msg)
                     if self.txn is not None and self.txn.records >= self.policy.max_records:
                         self._commit()
@@ -269,9 +273,13 @@ class Proxy:
         if self.config.on_blocked == "stop":
             log.error("record blocked; stopping (on_blocked: stop)", extra={"fields": fields})
             self._abort("blocked record")
-            raise BlockedRecordStop(
-                f"record blocked at {where.topic}/{where.partition}/{where.offset}: {reason.describe()}; "
+            consequence = (
                 "nothing of its transaction was committed"
+                if self.transactional
+                else "it was not produced and offsets from its batch on were not committed"
+            )
+            raise BlockedRecordStop(
+                f"record blocked at {where.topic}/{where.partition}/{where.offset}: {reason.describe()}; {consequence}"
             )
         log.warning("record blocked; skipped (on_blocked: skip)", extra={"fields": fields})
         if self.quarantine is not None and self.config.quarantine_topic:
@@ -424,6 +432,7 @@ class Proxy:
 
     def _rewind(self) -> None:
         """After an abort: seek every assigned partition back to its last committed position."""
+        self._positions += 1
         for topic, partition in self._assigned:
             offset = self.committed.get((topic, partition))
             if offset is not None:
