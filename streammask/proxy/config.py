@@ -15,7 +15,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from streammask.errors import ConfigError, PolicyProblem
+from streammask.errors import ConfigError, PolicyProblem, StreamMaskError
 from streammask.yamldoc import describe_validation_error, parse_yaml
 
 KafkaProps = dict[str, str | int | float | bool]
@@ -25,6 +25,10 @@ RESERVED = frozenset({
     "group.id", "enable.auto.commit", "enable.auto.offset.store", "isolation.level", "transactional.id",
     "enable.idempotence", "group.instance.id",
 })
+
+
+class UnroutedTopic(StreamMaskError):
+    """A source topic that no route maps to a target topic, or that must not be read at all."""
 
 
 class _Strict(BaseModel):
@@ -115,6 +119,38 @@ class ProxyConfig(_Strict):
             if m:
                 return m.expand(r.to)
         return None
+
+    @property
+    def own_topics(self) -> frozenset[str]:
+        """Topics streammask writes on the source cluster: reading one would feed output back as input."""
+        own = {self.quarantine_topic} if self.quarantine_topic else set()
+        if self.same_cluster:
+            own |= {self.audit_topic, self.checkpoint_topic}
+        return frozenset(own)
+
+    def target_topic(self, topic: str) -> str:
+        """The target topic for a source topic; raises UnroutedTopic when there is none that is safe."""
+        if topic in self.own_topics:
+            raise UnroutedTopic(
+                f"source topic {topic} is one streammask writes itself; narrow `topic_pattern` to exclude it"
+            )
+        target = self.route(topic)
+        if target is None:
+            raise UnroutedTopic(f"no route maps source topic {topic}; add a `routing` entry for it")
+        if target == topic and self.same_cluster:
+            raise UnroutedTopic(f"route maps {topic} onto itself on the same cluster; it would overwrite the source")
+        return target
+
+    def subscription(self) -> list[str]:
+        """What the consumer subscribes to: the topic list, or the pattern anchored at both ends
+        (librdkafka treats a ``^``-prefixed name as a regex)."""
+        return [f"^({self.topic_pattern})$"] if self.topic_pattern else list(self.topics or ())
+
+    def matches(self, topic: str) -> bool:
+        """Whether ``topic`` is a source topic of this config (as the subscription selects it)."""
+        if self.topic_pattern is not None:
+            return re.fullmatch(self.topic_pattern, topic) is not None
+        return topic in (self.topics or ())
 
 
 def _expand_env(value: object, path: str, missing: list[str]) -> object:

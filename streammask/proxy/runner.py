@@ -60,10 +60,6 @@ class BlockedRecordStop(StreamMaskError):
     """``on_blocked: stop`` met a blocked record: the run ends, nothing of that batch was committed."""
 
 
-class UnroutedTopic(StreamMaskError):
-    """A source topic that no route maps to a target topic."""
-
-
 class TransactionsFailing(StreamMaskError):
     """The same batch aborted MAX_CONSECUTIVE_ABORTS times in a row."""
 
@@ -171,10 +167,8 @@ class Proxy:
 
     def run(self, stop: threading.Event) -> None:
         """Process until ``stop`` is set; then commit what is open and leave the group cleanly."""
-        cfg = self.config
-        subscription = [f"^{cfg.topic_pattern}"] if cfg.topic_pattern else list(cfg.topics or ())
         self.consumer.subscribe(
-            subscription, on_assign=self._on_assign, on_revoke=self._on_revoke, on_lost=self._on_lost
+            self.config.subscription(), on_assign=self._on_assign, on_revoke=self._on_revoke, on_lost=self._on_lost
         )
         try:
             while not stop.is_set():
@@ -293,14 +287,7 @@ class Proxy:
     def _route(self, topic: str) -> str:
         target = self._routes.get(topic)
         if target is None:
-            target = self.config.route(topic)
-            if target is None:
-                raise UnroutedTopic(f"no route maps source topic {topic}; add a `routing` entry for it")
-            if target == topic and self.config.same_cluster:
-                raise UnroutedTopic(
-                    f"route maps {topic} onto itself on the same cluster; it would overwrite the source"
-                )
-            self._routes[topic] = target
+            target = self._routes[topic] = self.config.target_topic(topic)
         return target
 
     def _on_delivery(self, err: KafkaError | None, msg: Message) -> None:
