@@ -143,6 +143,7 @@ class FakeConsumer:
         self.max_per_consume = max_per_consume
         self.positions: dict[tuple[str, int], int] = {}
         self.hooks: deque[Callable[[], None]] = deque()
+        self.injected: list[FakeMessage] = []  # delivered (e.g. error events) before the next records
         self.on_idle: Callable[[], None] | None = None
         self.closed = False
         self._empty_fetches = 0
@@ -189,7 +190,7 @@ class FakeConsumer:
             if partitions:
                 self.cluster.journal.append("rebalance:assign")
                 self._callbacks["on_assign"](self, partitions)
-        out: list[FakeMessage] = []
+        out, self.injected = self.injected, []
         limit = min(num_messages, self.max_per_consume)
         for (topic, partition), position in sorted(self.positions.items()):
             for msg in self.cluster.committed_view(topic, partition):

@@ -643,6 +643,24 @@ def test_partitioning_source_keeps_the_partition_number() -> None:
         (0, b"0"), (1, b"1"), (2, b"2")]
 
 
+def test_consumer_errors_non_fatal_are_skipped_fatal_ones_raise() -> None:
+    rig = Rig()
+    rig.write(change(0))
+    eof = KafkaError(KafkaError._PARTITION_EOF, "end of partition")
+    transient = KafkaError(KafkaError._TRANSPORT, "injected: broker down", retriable=True)
+    rig.consumer.injected = [FakeMessage.of_error(eof), FakeMessage.of_error(transient)]
+    rig.run()
+    assert source_offsets(rig.output()) == [0]
+
+    rig = Rig()
+    rig.write(change(0))
+    rig.consumer.then(lambda: None, lambda: rig.consumer.injected.append(
+        FakeMessage.of_error(KafkaError(KafkaError._FATAL, "injected: fatal", fatal=True))))
+    with pytest.raises(KafkaException):
+        rig.run()
+    assert rig.output() == [] and rig.consumer.closed
+
+
 def test_unrouted_topic_fails_at_prepare() -> None:
     rig = Rig(routing=[{"match": "nothing", "to": "x"}])
     with pytest.raises(UnroutedTopic, match=TOPIC):
