@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from streammask.errors import ConfigError
-from streammask.proxy.config import RESERVED, ProxyConfig, load_config
+from streammask.proxy.config import RESERVED, ProxyConfig, UnroutedTopic, load_config
 
 BASE = """\
 source:
@@ -55,8 +55,6 @@ def test_reserved_properties_are_rejected_on_either_side(tmp_path: Path, prop: s
         assert file is not None and f"`{side}` sets {prop}" in message
 
 
-@pytest.mark.xfail(strict=True, reason="bug: model-level config errors (reserved property, topics xor "
-                   "topic_pattern, quarantine without skip) carry no line; README says errors name file and line")
 def test_a_reserved_property_error_names_its_line(tmp_path: Path) -> None:
     path = write(tmp_path, BASE.replace("  bootstrap.servers: prod:9092\n",
                                         "  bootstrap.servers: prod:9092\n  group.id: mine\n"))
@@ -114,3 +112,23 @@ def test_quarantine_with_skip_is_accepted(tmp_path: Path) -> None:
 def test_a_target_with_another_bootstrap_is_cross_cluster(tmp_path: Path) -> None:
     config, _ = load_config(write(tmp_path, BASE + "target:\n  bootstrap.servers: qa:9092\n"))
     assert not config.same_cluster and config.target_props == {"bootstrap.servers": "qa:9092"}
+
+
+def test_a_cooperative_assignor_is_rejected_at_its_line(tmp_path: Path) -> None:
+    servers = "  bootstrap.servers: prod:9092\n"
+    path = write(tmp_path, BASE.replace(servers, servers + "  partition.assignment.strategy: cooperative-sticky\n"))
+    [(file, line, message)] = problems(path)
+    assert (file, line) == (str(path), 3) and "cooperative rebalancing is not supported" in message
+
+
+def test_own_topics_are_never_sources_and_patterns_match_whole_names(tmp_path: Path) -> None:
+    text = BASE.replace("topics: [dbserver1.public.customers]", "topic_pattern: 'dbserver1\\..*'")
+    config, _ = load_config(write(tmp_path, text + "on_blocked: skip\nquarantine_topic: dbserver1.quarantine\n"))
+    assert config.subscription() == ["^(dbserver1\\..*)$"]
+    assert config.matches("dbserver1.public.customers") and not config.matches("xdbserver1.public.customers")
+    assert config.target_topic("dbserver1.public.customers") == "staging.public.customers"
+    for own in ("dbserver1.quarantine", "streammask.audit", "streammask.checkpoints"):
+        with pytest.raises(UnroutedTopic, match="streammask writes itself"):
+            config.target_topic(own)
+    with pytest.raises(UnroutedTopic, match="no route maps"):
+        config.target_topic("other.topic")

@@ -31,7 +31,7 @@ from streammask.plan import CompiledPolicy
 from streammask.policy.loader import parse_policy
 from streammask.proxy import checkpoint
 from streammask.proxy.audit_record import GENESIS, verify_chain
-from streammask.proxy.config import ProxyConfig
+from streammask.proxy.config import ProxyConfig, UnroutedTopic
 from streammask.proxy.http import Health
 from streammask.proxy.metrics import Metrics
 from streammask.proxy.runner import (
@@ -41,7 +41,6 @@ from streammask.proxy.runner import (
     KafkaClients,
     Proxy,
     TransactionsFailing,
-    UnroutedTopic,
 )
 
 try:
@@ -328,8 +327,6 @@ def test_abortable_commit_error_rereads_and_recommits_the_batch_byte_identically
     assert [r["sequence"] for r in audit] == [1, 2] and verify_chain(audit) == []
 
 
-@pytest.mark.xfail(strict=True, reason="bug: after an abort inside the `for msg in messages` loop, runner.run "
-                   "keeps submitting the rest of the consumed list into a new transaction (duplicates)")
 def test_abort_in_the_middle_of_a_fetched_list_produces_each_record_once() -> None:
     rig = Rig(batch={"max_records": 2, "max_ms": 1000})  # one fetch returns all six records
     rig.write(*(change(i) for i in range(6)))
@@ -340,8 +337,6 @@ def test_abort_in_the_middle_of_a_fetched_list_produces_each_record_once() -> No
     assert committed == sorted(committed), "committed offsets moved backwards"
 
 
-@pytest.mark.xfail(strict=True, reason="bug: runner._rewind does not seek when the group has no committed offset "
-                   "yet, so an aborted first batch is skipped (never re-read)")
 def test_abort_of_the_very_first_batch_rereads_it() -> None:
     rig = Rig(batch={"max_records": 3, "max_ms": 1000})
     rig.write(*(change(i) for i in range(3)))
@@ -350,8 +345,6 @@ def test_abort_of_the_very_first_batch_rereads_it() -> None:
     assert source_offsets(rig.output()) == [0, 1, 2]
 
 
-@pytest.mark.xfail(strict=True, reason="bug: runner keeps `committed` across revoke/assign; after a reassignment "
-                   "an abort rewinds to a stale offset and re-produces records the group already committed")
 def test_abort_after_a_reassignment_rewinds_to_the_groups_position_not_a_stale_one() -> None:
     rig = Rig(max_per_consume=2, batch={"max_records": 2, "max_ms": 1000})
     rig.write(*(change(i) for i in range(5)))
@@ -471,9 +464,6 @@ def test_quarantine_gets_the_raw_record_on_the_source_cluster_only() -> None:
     assert source_offsets(rig.output()) == [0, 1, 3]
 
 
-@pytest.mark.xfail(strict=True, reason="bug: runner._blocked produces to the quarantine producer without a "
-                   "delivery callback and ignores its flush result; a failed quarantine write is lost and the "
-                   "transaction still commits past the blocked record")
 def test_failed_quarantine_write_does_not_commit_past_the_blocked_record() -> None:
     rig = Rig(same_cluster=False, on_blocked="skip", quarantine_topic="streammask.quarantine")
     rig.write(*batch_with_unclassified_column())
@@ -488,8 +478,6 @@ def test_failed_quarantine_write_does_not_commit_past_the_blocked_record() -> No
     assert resume_at <= 2 or len(quarantined) == 1, "committed past the blocked record, which is nowhere"
 
 
-@pytest.mark.xfail(strict=True, reason="bug: runner._blocked increments streammask_records_blocked_total at once, "
-                   "not at commit, so a blocked record in an aborted and re-read batch is counted twice")
 def test_blocked_counter_counts_committed_work_once() -> None:
     rig = Rig(on_blocked="skip", max_per_consume=4, batch={"max_records": 4, "max_ms": 1000})
     rig.write(*(change(i) for i in range(4)))  # first transaction: offsets 0..3, commits

@@ -11,12 +11,13 @@ import threading
 from confluent_kafka import KafkaException, TopicPartition
 
 from streammask.bootstrap import open_masker
+from streammask.errors import StreamMaskError
 from streammask.proxy import checkpoint
 from streammask.proxy.clients import read_to_end, source_consumer, target_reader
 from streammask.proxy.config import ProxyConfig, UnroutedTopic, load_config
 from streammask.proxy.http import Health, MetricsServer
 from streammask.proxy.metrics import Metrics
-from streammask.proxy.runner import BlockedRecordStop, Proxy, TransactionsFailing
+from streammask.proxy.runner import Proxy
 
 log = logging.getLogger("streammask.proxy")
 
@@ -52,7 +53,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     try:
         proxy.prepare()
         proxy.run(stop)
-    except (BlockedRecordStop, TransactionsFailing, UnroutedTopic) as exc:
+    except StreamMaskError as exc:  # a blocked record (stop), an unrouted topic, failing transactions…
         print(f"error: {exc}", file=sys.stderr)
         return 1
     except KafkaException as exc:

@@ -11,12 +11,12 @@ import os
 import re
 import socket
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from streammask.errors import ConfigError, PolicyProblem, StreamMaskError
-from streammask.yamldoc import describe_validation_error, parse_yaml
+from streammask.yamldoc import YamlDoc, describe_validation_error, parse_yaml
 
 KafkaProps = dict[str, str | int | float | bool]
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -29,6 +29,14 @@ RESERVED = frozenset({
 
 class UnroutedTopic(StreamMaskError):
     """A source topic that no route maps to a target topic, or that must not be read at all."""
+
+
+class _At(ValueError):
+    """A cross-field problem that knows which part of the file it is about (for the line number)."""
+
+    def __init__(self, message: str, *loc: str) -> None:
+        super().__init__(message)
+        self.loc = loc
 
 
 class _Strict(BaseModel):
@@ -87,22 +95,28 @@ class ProxyConfig(_Strict):
     @model_validator(mode="after")
     def _checks(self) -> ProxyConfig:
         if (self.topics is None) == (self.topic_pattern is None):
-            raise ValueError("give exactly one of `topics` (a list) or `topic_pattern` (a regex)")
+            raise _At("give exactly one of `topics` (a list) or `topic_pattern` (a regex)",
+                      "topics" if self.topics is not None else "topic_pattern")
         if self.topic_pattern is not None:
             try:
                 re.compile(self.topic_pattern)
             except re.error as exc:
-                raise ValueError(f"topic_pattern is not a valid regular expression: {exc}") from None
+                raise _At(f"topic_pattern is not a valid regular expression: {exc}", "topic_pattern") from None
         for side, props in (("source", self.source), ("target", self.target)):
             if props is None:
                 continue
             if "bootstrap.servers" not in props:
-                raise ValueError(f"`{side}` needs `bootstrap.servers`")
+                raise _At(f"`{side}` needs `bootstrap.servers`", side)
             reserved = sorted(RESERVED & props.keys())
             if reserved:
-                raise ValueError(f"`{side}` sets {', '.join(reserved)}, which streammask manages; remove it")
+                raise _At(
+                    f"`{side}` sets {', '.join(reserved)}, which streammask manages; remove it", side, reserved[0]
+                )
+        if "cooperative" in str(self.source.get("partition.assignment.strategy", "")):
+            raise _At("cooperative rebalancing is not supported (a revoke must end the open transaction); "
+                      "use range or roundrobin", "source", "partition.assignment.strategy")
         if self.quarantine_topic is not None and self.on_blocked != "skip":
-            raise ValueError("quarantine_topic only applies with on_blocked: skip")
+            raise _At("quarantine_topic only applies with on_blocked: skip", "quarantine_topic")
         return self
 
     @property
@@ -170,6 +184,14 @@ def _expand_env(value: object, path: str, missing: list[str]) -> object:
     return value
 
 
+def _problem(err: Any, src: str, doc: YamlDoc) -> PolicyProblem:
+    cause = (err.get("ctx") or {}).get("error")
+    if isinstance(cause, _At):
+        return PolicyProblem(str(cause), file=src, line=doc.line_of(cause.loc))
+    loc = tuple(err["loc"])
+    return PolicyProblem(describe_validation_error(err, loc), file=src, line=doc.line_of(loc))
+
+
 def load_config(path: str | Path) -> tuple[ProxyConfig, Path]:
     """The validated config and the resolved policy path (relative to the config file)."""
     src = str(path)
@@ -189,10 +211,7 @@ def load_config(path: str | Path) -> tuple[ProxyConfig, Path]:
     try:
         config = ProxyConfig.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError([
-            PolicyProblem(describe_validation_error(e, tuple(e["loc"])), file=src, line=doc.line_of(tuple(e["loc"])))
-            for e in exc.errors()
-        ]) from None
+        raise ConfigError([_problem(e, src, doc) for e in exc.errors()]) from None
     policy = Path(config.policy)
     if not policy.is_absolute():
         policy = Path(src).parent / policy

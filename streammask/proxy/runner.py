@@ -60,6 +60,10 @@ class BlockedRecordStop(StreamMaskError):
     """``on_blocked: stop`` met a blocked record: the run ends, nothing of that batch was committed."""
 
 
+class QuarantineFailed(StreamMaskError):
+    """``skip`` with a quarantine topic: a blocked record could not be written there."""
+
+
 class TransactionsFailing(StreamMaskError):
     """The same batch aborted MAX_CONSECUTIVE_ABORTS times in a row."""
 
@@ -74,6 +78,7 @@ class Transaction:
     delays_ms: list[int] = field(default_factory=list)
     topics_in: Counter[str] = field(default_factory=Counter)  # published to metrics at commit
     topics_out: Counter[str] = field(default_factory=Counter)
+    blocked: Counter[tuple[str, str]] = field(default_factory=Counter)  # (topic, code) of skipped records
 
 
 def record_headers(msg: Message) -> list[tuple[str, bytes | None]]:
@@ -138,12 +143,11 @@ class Proxy:
         self.txn: Transaction | None = None
         self.audit_seq = 0
         self.audit_prev = GENESIS
-        self.committed: dict[tuple[str, int], int] = {}  # next offset per partition, as last committed
         self.consecutive_aborts = 0
         self._routes: dict[str, str] = {}
         self._assigned: set[tuple[str, int]] = set()
-        self._positions = 0  # bumped whenever the consumer is sought: records fetched before are stale
         self._delivery_error: KafkaError | None = None
+        self._quarantine_error: KafkaError | None = None
         metrics.policy_info.labels(config.instance_id, setup.loaded.sha256, setup.key.key_id).set(1)
 
     # -- lifecycle ----------------------------------------------------------------------------------
@@ -174,13 +178,13 @@ class Proxy:
             while not stop.is_set():
                 self.health.beat()
                 messages = self.consumer.consume(num_messages=500, timeout=0.1)
-                positions = self._positions
-                for msg in messages:
-                    if self._positions != positions:
-                        break  # an abort rewound the consumer: the rest of this list is re-read from there
+                for i, msg in enumerate(messages):
                     self._submit(msg)
                     if self.txn is not None and self.txn.records >= self.policy.max_records:
-                        self._commit()
+                        rewound = self._commit()
+                        if rewound is not None:  # aborted: the rest of this list is re-read after the rewind
+                            self._rewind_rest(messages[i + 1 :], rewound)
+                            break
                 if self.txn is not None and self.policy.due(self.txn.records, self.txn.started, self.clock()):
                     self._commit()
                 self.producer.poll(0)
@@ -262,10 +266,10 @@ class Proxy:
 
     def _blocked(self, msg: Message, where: Coordinates, outcome: Blocked) -> None:
         reason = outcome.reason
-        self.metrics.records_blocked.labels(where.topic, reason.code.value).inc()
         fields = blocked_fields(where, reason)
         if self.config.on_blocked == "stop":
             log.error("record blocked; stopping (on_blocked: stop)", extra={"fields": fields})
+            self.metrics.records_blocked.labels(where.topic, reason.code.value).inc()  # the run ends here
             self._abort("blocked record")
             consequence = (
                 "nothing of its transaction was committed"
@@ -276,12 +280,15 @@ class Proxy:
                 f"record blocked at {where.topic}/{where.partition}/{where.offset}: {reason.describe()}; {consequence}"
             )
         log.warning("record blocked; skipped (on_blocked: skip)", extra={"fields": fields})
+        if self.txn is not None:
+            self.txn.blocked[(where.topic, reason.code.value)] += 1
         if self.quarantine is not None and self.config.quarantine_topic:
             self.quarantine.produce(
                 self.config.quarantine_topic,
                 key=msg.key(),
                 value=msg.value(),
                 headers=[*(msg.headers() or []), ("streammask.blocked", reason.code.value.encode())],
+                on_delivery=self._on_quarantine_delivery,
             )
 
     def _route(self, topic: str) -> str:
@@ -294,6 +301,23 @@ class Proxy:
         if err is not None and self._delivery_error is None:
             self._delivery_error = err
 
+    def _on_quarantine_delivery(self, err: KafkaError | None, msg: Message) -> None:
+        if err is not None and self._quarantine_error is None:
+            self._quarantine_error = err
+
+    def _flush_quarantine(self) -> None:
+        """Blocked records skipped in this transaction must be in the quarantine topic before the
+        transaction commits past them; otherwise they would be nowhere."""
+        if self.quarantine is None:
+            return
+        remaining = self.quarantine.flush(TXN_TIMEOUT_S)
+        err, self._quarantine_error = self._quarantine_error, None
+        if remaining or err is not None:
+            raise QuarantineFailed(
+                f"blocked records not written to quarantine topic {self.config.quarantine_topic} "
+                f"({remaining} pending, error {err.name() if err else '-'}); the transaction is aborted"
+            )
+
     # -- transactions -------------------------------------------------------------------------------
 
     def _begin(self) -> None:
@@ -302,10 +326,12 @@ class Proxy:
         counts = AuditCounts(self.setup.loaded.sha256, self.setup.key.key_id)
         self.txn = Transaction(TransactionAudit(counts), self.clock())
 
-    def _commit(self) -> None:
+    def _commit(self) -> set[tuple[str, int]] | None:
+        """Commit the open transaction. On an abort, the consumer is rewound to the transaction's
+        first records; returns the partitions rewound then (None when committed)."""
         txn = self.txn
         if txn is None:
-            return
+            return None
         started = self.clock()
         offsets = txn.audit.next_offsets()
         tps = [TopicPartition(t, p, o) for (t, p), o in offsets.items()]
@@ -334,8 +360,7 @@ class Proxy:
                 key=checkpoint.audit_head_key(self.config.group_id, self.config.instance_id),
                 value=checkpoint.encode_audit_head(record["sequence"], record["hash"]),
             )
-            if self.quarantine is not None:
-                self.quarantine.flush(TXN_TIMEOUT_S)
+            self._flush_quarantine()
             if self.transactional:
                 self._commit_transaction()
             else:
@@ -351,13 +376,11 @@ class Proxy:
                         f"{self.consecutive_aborts} transactions in a row aborted, the last with {err.name()}: "
                         f"{err.str()}; check that the target topics exist and the producer may write them"
                     ) from None
-                self._rewind()
-                return
+                return self._rewind(txn)
             raise
         self.txn = None
         self.consecutive_aborts = 0
         self.audit_seq, self.audit_prev = record["sequence"], record["hash"]
-        self.committed.update(offsets)
         now_wall = time.time()
         self._publish_counts(txn)
         self.metrics.transactions.labels("committed").inc()
@@ -368,6 +391,7 @@ class Proxy:
             self.metrics.end_to_end_delay.observe(max(0.0, now_wall - ts_ms / 1000))
         if not self.config.same_cluster or not self.transactional:
             self.consumer.commit(offsets=tps, asynchronous=True)  # for lag tools; checkpoints are the truth
+        return None
 
     def _publish_counts(self, txn: Transaction) -> None:
         """Counters count committed work: per transaction, not per record (cheaper, and an aborted
@@ -377,6 +401,8 @@ class Proxy:
             m.records_in.labels(topic).inc(n)
         for topic, n in txn.topics_out.items():
             m.records_out.labels(topic).inc(n)
+        for (topic, code), n in txn.blocked.items():
+            m.records_blocked.labels(topic, code).inc(n)
         by_strategy: Counter[tuple[str, str]] = Counter()
         for stats, n in txn.audit.counts.columns.items():
             by_strategy[(stats.table, stats.strategy)] += n
@@ -417,17 +443,25 @@ class Proxy:
                 return
         self.metrics.transactions.labels("aborted").inc()
 
-    def _rewind(self) -> None:
-        """After an abort: seek every assigned partition back to its last committed position."""
-        self._positions += 1
-        for topic, partition in self._assigned:
-            offset = self.committed.get((topic, partition))
-            if offset is not None:
+    def _rewind(self, txn: Transaction) -> set[tuple[str, int]]:
+        """After an abort: seek each partition of the aborted transaction back to its first record
+        there, so the batch is re-read (and re-masked byte-identically). Returns those partitions."""
+        rewound = set()
+        for (topic, partition), offsets in txn.audit.ranges.items():
+            if (topic, partition) in self._assigned:
+                self.consumer.seek(TopicPartition(topic, partition, offsets.first))
+                rewound.add((topic, partition))
+        return rewound
+
+    def _rewind_rest(self, rest: list[Message], rewound: set[tuple[str, int]]) -> None:
+        """Records fetched after an abort that were not processed: seek their partitions back to them."""
+        for msg in rest:
+            topic, partition, offset = msg.topic(), msg.partition(), msg.offset()
+            if msg.error() is not None or topic is None or partition is None or offset is None:
+                continue
+            if (topic, partition) not in rewound and (topic, partition) in self._assigned:
                 self.consumer.seek(TopicPartition(topic, partition, offset))
-            else:
-                committed = self.consumer.committed([TopicPartition(topic, partition)], TXN_TIMEOUT_S)[0]
-                if committed.offset >= 0:
-                    self.consumer.seek(committed)
+                rewound.add((topic, partition))
 
     # -- rebalances ---------------------------------------------------------------------------------
 
@@ -438,7 +472,6 @@ class Proxy:
                 next_offset = state.offsets.get((tp.topic, tp.partition))
                 if next_offset is not None:
                     tp.offset = next_offset
-                    self.committed[(tp.topic, tp.partition)] = next_offset
         consumer.assign(partitions)
         self._assigned = {(tp.topic, tp.partition) for tp in partitions}
         self.metrics.assigned_partitions.set(len(self._assigned))
