@@ -115,7 +115,8 @@ class Rig:
     """One proxy over fake clusters: ``same_cluster`` shares one, else source and target are separate."""
 
     def __init__(self, *, same_cluster: bool = True, max_per_consume: int = 500, setup: MaskingSetup = SETUP,
-                 source: FakeCluster | None = None, target: FakeCluster | None = None, **config: Any) -> None:
+                 source: FakeCluster | None = None, target: FakeCluster | None = None, partitions: int = 1,
+                 **config: Any) -> None:
         self.source = source or FakeCluster("source")
         self.target = target or (self.source if same_cluster else FakeCluster("target", journal=self.source.journal))
         self.journal = self.source.journal
@@ -132,7 +133,7 @@ class Rig:
             cfg["target"] = {"bootstrap.servers": "qa:9092"}
         cfg.update(config)
         self.config = ProxyConfig.model_validate(cfg)
-        self.source.create_topic(TOPIC)
+        self.source.create_topic(TOPIC, partitions)
         self.clock = Clock()
         self.metrics = Metrics()
         self.health = Health(clock=self.clock)
@@ -335,6 +336,17 @@ def test_abort_in_the_middle_of_a_fetched_list_produces_each_record_once() -> No
     assert source_offsets(rig.output()) == list(range(6))
     committed = [offset for _, offset in rig.source.offset_history]
     assert committed == sorted(committed), "committed offsets moved backwards"
+
+
+def test_abort_rereads_fetched_records_of_other_partitions_that_were_not_processed() -> None:
+    rig = Rig(partitions=2, batch={"max_records": 2, "max_ms": 1000})
+    rig.write(*(change(i) for i in range(2)), partition=0)  # one fetch: p0's two records, then p1's three
+    rig.write(*(change(i) for i in range(2, 5)), partition=1)
+    rig.producer.fail("commit_transaction", ABORTABLE)  # the first transaction (p0 0, 1) aborts
+    rig.run()
+    headers = [dict(m.headers() or []) for m in rig.output()]
+    got = sorted((int(h["streammask.source.partition"]), int(h["streammask.source.offset"])) for h in headers)
+    assert got == [(0, 0), (0, 1), (1, 0), (1, 1), (1, 2)], "each record once, none lost"
 
 
 def test_abort_of_the_very_first_batch_rereads_it() -> None:
