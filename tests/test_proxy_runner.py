@@ -665,3 +665,23 @@ def test_unrouted_topic_fails_at_prepare() -> None:
     rig = Rig(routing=[{"match": "nothing", "to": "x"}])
     with pytest.raises(UnroutedTopic, match=TOPIC):
         rig.proxy.prepare()
+
+
+def test_consumer_lag_is_the_partition_end_minus_the_position_this_instance_committed() -> None:
+    rig = Rig(max_per_consume=3, batch={"max_records": 3, "max_ms": 1000})
+    rig.write(*(change(i) for i in range(3)))
+
+    def stats(ls_offset: int) -> str:  # librdkafka's statistics: the group's own commits never show there
+        partition = {"ls_offset": ls_offset, "hi_offset": ls_offset + 2, "committed_offset": -1001, "consumer_lag": -1}
+        return orjson.dumps({"topics": {TOPIC: {"partitions": {"0": partition, "-1": {}}}}}).decode()
+
+    seen: list[float] = []
+    rig.consumer.then(
+        lambda: None,  # first fetch: records 0..2, committed (next offset 3)
+        lambda: rig.proxy._on_stats(stats(10)),
+        lambda: seen.append(rig.metric("streammask_consumer_lag", topic=TOPIC, partition="0")),
+    )
+    rig.run()
+    assert seen == [7.0]  # 10 - 3: the last stable offset, not the high watermark
+    # revoked on close: the gauge forgets the partition
+    assert rig.metrics.registry.get_sample_value("streammask_consumer_lag", {"topic": TOPIC, "partition": "0"}) is None

@@ -18,6 +18,7 @@ a quarantine topic on the *source* cluster.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -146,6 +147,7 @@ class Proxy:
         self.consecutive_aborts = 0
         self._routes: dict[str, str] = {}
         self._assigned: set[tuple[str, int]] = set()
+        self._committed_next: dict[tuple[str, int], int] = {}  # next source offset, as this instance committed it
         self._delivery_error: KafkaError | None = None
         self._quarantine_error: KafkaError | None = None
         metrics.policy_info.labels(config.instance_id, setup.loaded.sha256, setup.key.key_id).set(1)
@@ -381,6 +383,7 @@ class Proxy:
         self.txn = None
         self.consecutive_aborts = 0
         self.audit_seq, self.audit_prev = record["sequence"], record["hash"]
+        self._committed_next.update(offsets)
         now_wall = time.time()
         self._publish_counts(txn)
         self.metrics.transactions.labels("committed").inc()
@@ -488,15 +491,22 @@ class Proxy:
                     extra={"fields": {"error": str(exc.args[0].name())}},
                 )
                 self._abort("revoke")
-        consumer.unassign()
-        self._assigned = set()
-        self.metrics.assigned_partitions.set(0)
+        self._unassign(consumer)
         log.info("partitions revoked", extra={"fields": {"count": len(partitions)}})
 
     def _on_lost(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         self._abort("partitions lost")  # another member owns them now: never commit for them
+        self._unassign(consumer)
+        log.warning("partitions lost", extra={"fields": {"count": len(partitions)}})
+
+    def _unassign(self, consumer: Consumer) -> None:
+        """Forget everything about the partitions given up: their next owner may move them on."""
         consumer.unassign()
+        for topic, partition in self._assigned:
+            with contextlib.suppress(KeyError):
+                self.metrics.consumer_lag.remove(topic, str(partition))
         self._assigned = set()
+        self._committed_next.clear()
         self.metrics.assigned_partitions.set(0)
 
     # -- checkpoints and lag ------------------------------------------------------------------------
@@ -508,12 +518,21 @@ class Proxy:
         return state
 
     def _on_stats(self, stats_json: str) -> None:
+        """Consumer lag per assigned partition, from librdkafka's statistics: the partition's end (the
+        last stable offset, as a read_committed consumer sees it) minus the committed position. The
+        position is the proxy's own: offsets committed through the transaction do not show in the
+        consumer's statistics."""
         try:
             stats = orjson.loads(stats_json)
         except orjson.JSONDecodeError:
             return
         for topic, tstats in (stats.get("topics") or {}).items():
             for pid, pstats in (tstats.get("partitions") or {}).items():
-                lag = pstats.get("consumer_lag", -1)
-                if pid != "-1" and isinstance(lag, int) and lag >= 0 and (topic, int(pid)) in self._assigned:
-                    self.metrics.consumer_lag.labels(topic, pid).set(lag)
+                if pid == "-1" or (topic, int(pid)) not in self._assigned:
+                    continue
+                end = pstats.get("ls_offset", -1)
+                if not isinstance(end, int) or end < 0:
+                    end = pstats.get("hi_offset", -1)
+                position = self._committed_next.get((topic, int(pid)), pstats.get("committed_offset", -1))
+                if isinstance(end, int) and isinstance(position, int) and end >= 0 and position >= 0:
+                    self.metrics.consumer_lag.labels(topic, pid).set(max(0, end - position))
