@@ -25,13 +25,25 @@ _UNPACK_HALF = struct.Struct(">Q").unpack_from
 class Prf:
     """A PRF under one subkey: ``digest(data)`` and uniform integers and byte streams derived from it."""
 
-    __slots__ = ("_key",)
+    __slots__ = ("_key", "_keyed", "_keyed32")
 
     def __init__(self, key: bytes) -> None:
         self._key = key[:64]
+        # Keyed BLAKE2b states with the key block already absorbed, one per digest size (at most 64):
+        # a copy plus update gives the same digest as a keyed call, without redoing the key setup.
+        self._keyed: dict[int, hashlib.blake2b] = {}
+        self._keyed32 = self._state(32)
+
+    def _state(self, size: int) -> hashlib.blake2b:
+        state = self._keyed.get(size)
+        if state is None:
+            state = self._keyed[size] = hashlib.blake2b(key=self._key, digest_size=size)
+        return state
 
     def digest(self, data: bytes) -> bytes:
-        return hashlib.blake2b(data, key=self._key, digest_size=32).digest()
+        h = self._keyed32.copy()
+        h.update(data)
+        return h.digest()
 
     def hmac(self, data: bytes) -> bytes:
         return hmac.digest(self._key, data, "sha256")
@@ -43,7 +55,9 @@ class Prf:
     def stream(self, data: bytes, length: int) -> bytes:
         """``length`` pseudo-random bytes for ``data`` (BLAKE2b-512 in counter mode)."""
         if length <= 64:
-            return hashlib.blake2b(data, key=self._key, digest_size=length or 1).digest()[:length]
+            h = self._state(length or 1).copy()
+            h.update(data)
+            return h.digest()[:length]
         out = bytearray()
         counter = 0
         while len(out) < length:
