@@ -15,6 +15,7 @@ from __future__ import annotations
 import array
 import re
 import sys
+from operator import getitem
 from typing import Any, ClassVar, Literal
 
 from pydantic import Field
@@ -60,16 +61,28 @@ def _spread(alpha: str) -> str:
     return table
 
 
-class _TablesByChar(dict[str, "str | None"]):
-    """Character -> its spread class table, or None for characters that are kept (punctuation…)."""
+class _Kept:
+    """Stands in for the class table of a character that is kept (punctuation…): every slot gives it back."""
+
+    __slots__ = ("_ch",)
+
+    def __init__(self, ch: str) -> None:
+        self._ch = ch
+
+    def __getitem__(self, slot: int) -> str:
+        return self._ch
+
+
+class _TablesByChar(dict[str, "str | _Kept"]):
+    """Character -> its spread class table, or a ``_Kept`` for characters that are kept."""
 
     def __init__(self, hex_only: bool) -> None:
         super().__init__()
         self.hex_only = hex_only
 
-    def __missing__(self, ch: str) -> str | None:
+    def __missing__(self, ch: str) -> str | _Kept:
         alpha = ascii_alphabet(ch, True) if self.hex_only else any_alphabet(ch)
-        table = None if alpha is None else _spread(alpha)
+        table = _Kept(ch) if alpha is None else _spread(alpha)
         if len(self) < 100_000:
             self[ch] = table
         return table
@@ -92,14 +105,10 @@ def _mask_chars(prf: Prf, seed: bytes, text: str, keep_prefix: int, keep_suffix:
     if end <= keep_prefix:
         return text
     tables = _TABLES_HEX if hex_only else _TABLES_ANY
-    slots = _slots(prf.stream(seed, 2 * len(text)))
+    slots = _slots(prf.stream(seed, 2 * len(text)))  # one slot per character of text
     if keep_prefix == 0 and keep_suffix == 0:
-        pairs = zip(text, slots, strict=True)
-        return "".join([ch if (table := tables[ch]) is None else table[slot] for ch, slot in pairs])
-    masked = [
-        ch if (table := tables[ch]) is None else table[slot]
-        for ch, slot in zip(text[keep_prefix:end], slots[keep_prefix:end], strict=True)
-    ]
+        return "".join(map(getitem, map(tables.__getitem__, text), slots))  # table[slot], char by char, in C
+    masked = map(getitem, map(tables.__getitem__, text[keep_prefix:end]), slots[keep_prefix:end])
     return text[:keep_prefix] + "".join(masked) + text[end:]
 
 
