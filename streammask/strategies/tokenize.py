@@ -119,7 +119,7 @@ class Tokenize(AcceptsKinds):
                     return hit
                 if not lo <= value <= hi:
                     raise MaskingError(f"value outside {column.connect_type} range", column=name)
-                return memo(value)
+                return memo.fill(value)
 
             return tokenize_int
         if kind in (Kind.STRING, Kind.UUID):
