@@ -50,7 +50,9 @@ class Prf:
 
     def below(self, data: bytes, n: int) -> int:
         """A uniform-looking integer in ``range(n)``; bias is below 2**-190 for n < 2**64."""
-        return int.from_bytes(self.digest(data), "big") % n
+        h = self._keyed32.copy()  # digest(), inlined: this is shift's and format-preserve's hot path
+        h.update(data)
+        return int.from_bytes(h.digest(), "big") % n
 
     def stream(self, data: bytes, length: int) -> bytes:
         """``length`` pseudo-random bytes for ``data`` (BLAKE2b-512 in counter mode)."""

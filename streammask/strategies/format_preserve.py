@@ -158,7 +158,8 @@ class FormatPreserve(AcceptsKinds):
         keep_prefix, keep_suffix = options.keep_prefix, options.keep_suffix
 
         def preserve_str(value: Any, row: RowContext) -> Any:
-            expect_type(value, str, column, name)
+            if value.__class__ is not str:
+                expect_type(value, str, column, name)
             seed = value.encode("utf-8", "surrogatepass")
             m = mode
             if m == "auto":
