@@ -25,6 +25,7 @@ from streammask.errors import MaskingError
 from streammask.strategies.base import (
     AcceptsKinds,
     CompileContext,
+    Memo,
     RowContext,
     StrategyOptions,
     Transform,
@@ -157,9 +158,7 @@ class FormatPreserve(AcceptsKinds):
         mode = "text" if hex_only else options.mode
         keep_prefix, keep_suffix = options.keep_prefix, options.keep_suffix
 
-        def preserve_str(value: Any, row: RowContext) -> Any:
-            if value.__class__ is not str:
-                expect_type(value, str, column, name)
+        def preserve(value: str) -> str:
             seed = value.encode("utf-8", "surrogatepass")
             m = mode
             if m == "auto":
@@ -174,6 +173,15 @@ class FormatPreserve(AcceptsKinds):
             if m == "card" and _looks_like_card(value):
                 masked = _fix_luhn(masked, keep_suffix)
             return masked
+
+        memo = Memo(preserve)  # an update's before and after mostly hold the same value
+        lookup = memo.lookup
+
+        def preserve_str(value: Any, row: RowContext) -> Any:
+            if value.__class__ is not str:
+                expect_type(value, str, column, name)
+            hit = lookup(value)
+            return hit if hit is not None else memo.fill(value)
 
         return preserve_str
 
