@@ -57,7 +57,7 @@ class Prf:
     def stream(self, data: bytes, length: int) -> bytes:
         """``length`` pseudo-random bytes for ``data`` (BLAKE2b-512 in counter mode)."""
         if length <= 64:
-            h = self._state(length or 1).copy()
+            h = (self._keyed.get(length) or self._state(length or 1)).copy()
             h.update(data)
             return h.digest()[:length]
         out = bytearray()

@@ -70,12 +70,10 @@ class SchemaTexts:
 
     def find(self, raw: bytes) -> tuple[bytes, dict[str, Any] | None, int] | None:
         """(schema text, parsed schema, index of the payload separator) when raw is framed as cached."""
-        if not raw.endswith(b"}"):
-            return None
         for prefix, text, schema in self._recent:  # one in-place memcmp each: no slicing, no hashing
             if raw.startswith(prefix):
-                return text, schema, len(prefix) - len(_FRAME_SEP)
-        if not raw.startswith(_FRAME_HEAD):
+                return (text, schema, len(prefix) - len(_FRAME_SEP)) if raw.endswith(b"}") else None
+        if not raw.startswith(_FRAME_HEAD) or not raw.endswith(b"}"):
             return None
         start = len(_FRAME_HEAD)
         idx = raw.find(_FRAME_SEP, start)
@@ -239,7 +237,7 @@ class RecordMasker:
         if after is not None:
             out["after"] = row_masker.mask(_row(after), RowContext(after, before), touched)
         source = payload["source"]  # table_of() found a table in it, so it is a dict
-        if not SOURCE_ROW_DATA_FIELDS.isdisjoint(source) and any(
+        if not source.keys().isdisjoint(SOURCE_ROW_DATA_FIELDS) and any(  # keys view: 2 lookups, not 14
             source.get(f) is not None for f in SOURCE_ROW_DATA_FIELDS
         ):
             out["source"] = {k: (None if k in SOURCE_ROW_DATA_FIELDS else v) for k, v in source.items()}

@@ -61,8 +61,11 @@ class Shift(AcceptsKinds):
         cached = offsets.lookup
 
         def offset_days(row: RowContext) -> int:
-            found, raw = row.lookup(entity)
-            if not found:
+            for raw_row in row.rows:  # RowContext.lookup, inlined: once per date of every row
+                if raw_row is not None and entity in raw_row:
+                    raw = raw_row[entity]
+                    break
+            else:
                 raise MaskingError(
                     f"shift entity column {entity!r} is not in the event (add it to the message key "
                     "or use REPLICA IDENTITY FULL)",
