@@ -18,6 +18,8 @@ import struct
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 ROUNDS = 10
+# Domains up to 2**16 have halves of at most 8 bits: each round's 256 possible outputs are kept.
+_TABULATED_HALF_BITS = 8
 _PACK_ROUND = struct.Struct(">7sBQ").pack
 _UNPACK_HALF = struct.Struct(">Q").unpack_from
 
@@ -71,7 +73,7 @@ class Prf:
 class Permutation:
     """A keyed bijection of ``range(n)`` onto itself; ``tweak`` selects an independent permutation."""
 
-    __slots__ = ("n", "_u", "_v", "_mask_u", "_mask_v", "_tweak", "_aes", "_hmac_key", "_wide")
+    __slots__ = ("n", "_u", "_v", "_mask_u", "_mask_v", "_tweak", "_aes", "_hmac_key", "_wide", "_tables")
 
     def __init__(self, key: bytes, n: int, tweak: bytes = b"") -> None:
         if n < 1:
@@ -86,6 +88,10 @@ class Permutation:
         self._wide = self._v > 64
         self._aes = Cipher(algorithms.AES(key[:32]), modes.ECB()).encryptor()
         self._hmac_key = key
+        # Small domains: round outputs (masked), filled on first use; -1 marks one not computed yet.
+        self._tables = (
+            [[-1] * (1 << self._v) for _ in range(ROUNDS)] if self._v <= _TABULATED_HALF_BITS else None
+        )
 
     def _round(self, i: int, half: int, bits: int) -> int:
         if not self._wide:
@@ -100,6 +106,8 @@ class Permutation:
         return int.from_bytes(out[:nbytes], "big")
 
     def _encrypt_once(self, x: int) -> int:
+        if self._tables is not None:
+            return self._encrypt_tabulated(x)
         u, v = self._u, self._v
         a, b = x >> v, x & self._mask_v  # a: u bits, b: v bits
         if not self._wide:  # the common case, inlined: one AES block per round
@@ -114,6 +122,17 @@ class Permutation:
             else:
                 a, b = b, a ^ (self._round(i, b, v) & self._mask_v)
         return (a << v) | b  # ROUNDS is even, so a holds u bits again
+
+    def _encrypt_tabulated(self, x: int) -> int:
+        """``_encrypt_once`` for small domains: each round output is computed once, then looked up."""
+        v = self._v
+        a, b = x >> v, x & self._mask_v
+        for i, outputs in enumerate(self._tables or ()):
+            f = outputs[b]
+            if f < 0:
+                f = outputs[b] = self._round(i, b, 0) & (self._mask_v if i % 2 else self._mask_u)
+            a, b = b, a ^ f
+        return (a << v) | b
 
     def _decrypt_once(self, y: int) -> int:
         u, v = self._u, self._v
