@@ -67,8 +67,9 @@ class RowMasker:
         if not row.keys() <= self._classified:  # one set comparison instead of a test per column
             raise Unclassified(next(name for name in row if name not in self._classified))
         out = row.copy()  # passthrough columns as they are; the raw row stays intact for RowContext
+        get, count = row.get, touched.append
         for name, transform, stats in self._entries:
-            value = row.get(name)
+            value = get(name)
             if value is None:
                 continue  # absent (a partial `before`) or null: nothing to mask
             try:
@@ -77,7 +78,7 @@ class RowMasker:
                 if exc.column is None:
                     exc.column = name
                 raise
-            touched.append(stats)
+            count(stats)
         return out
 
 

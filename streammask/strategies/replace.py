@@ -79,7 +79,7 @@ class Replace:
             if value.__class__ is not str:
                 expect_type(value, str, column, name)
             hit = lookup(value)
-            return hit if hit is not None else memo(value)
+            return hit if hit is not None else memo.fill(value)
 
         return replace
 
