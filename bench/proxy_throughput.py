@@ -436,8 +436,8 @@ def main() -> int:
             verdict = f"{'meets' if ratio >= TARGET_RATIO else 'BELOW'} the target {TARGET_RATIO}"
             if args.smoke:
                 verdict = "smoke run: too short to judge, the consumers prefetch most of it while joining"
-            print(f"ratio streammask/plain: {ratio:.2f} ({verdict}); "
-                  f"after the first transaction {steady:.2f}")
+            print(f"ratio streammask/plain: {ratio:.3f} ({verdict}); "
+                  f"after the first transaction {steady:.3f}")
             ok = ok and (ratio >= TARGET_RATIO or args.smoke)
         return 1 if args.check and not ok else 0
     finally:
