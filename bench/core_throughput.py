@@ -17,6 +17,7 @@ import statistics
 import sys
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import orjson
 
@@ -62,7 +63,7 @@ SOURCE_FIELDS = [
 ]
 
 
-def _struct(name: str, field: str, optional: bool) -> dict:
+def _struct(name: str, field: str, optional: bool) -> dict[str, Any]:
     return {"type": "struct", "fields": [{**t, "field": c} for c, t in COLUMNS], "optional": optional,
             "name": name, "field": field}
 
@@ -103,7 +104,7 @@ def _names() -> tuple[list[str], list[str]]:
 FIRST, LAST = _names()
 
 
-def _row(rng: random.Random, i: int) -> dict:
+def _row(rng: random.Random, i: int) -> dict[str, Any]:
     first, last = rng.choice(FIRST), rng.choice(LAST)
     cents = rng.randint(0, 10_000_000)
     return {

@@ -189,9 +189,13 @@ def plain_worker(config_json: str, source: str, target: str, total: int) -> int:
 
     while done < total:
         for msg in consumer.consume(num_messages=500, timeout=0.1):
-            if msg.error() is not None:
-                if msg.error().code() != KafkaError._PARTITION_EOF:
-                    print(f"consumer error: {msg.error()}", file=sys.stderr)
+            err = msg.error()
+            if err is not None:
+                if err.code() != KafkaError._PARTITION_EOF:
+                    print(f"consumer error: {err}", file=sys.stderr)
+                continue
+            partition, offset = msg.partition(), msg.offset()
+            if partition is None or offset is None:
                 continue
             if not in_txn:
                 if not first:
@@ -210,7 +214,7 @@ def plain_worker(config_json: str, source: str, target: str, total: int) -> int:
                     break
                 except BufferError:
                     producer.poll(0.1)
-            offsets[msg.partition()] = msg.offset() + 1
+            offsets[partition] = offset + 1
             records += 1
             if records >= max_records:
                 commit()
@@ -294,8 +298,9 @@ def read_audit(bootstrap: str, topic: str, timeout: float = 30.0) -> list[dict[s
         for msg in consumer.consume(500, 0.5):
             if msg.error() is None:
                 seen_to = max(seen_to, (msg.offset() or 0) + 1)
-                if msg.value():
-                    docs.append(orjson.loads(msg.value()))
+                value = msg.value()
+                if value:
+                    docs.append(orjson.loads(value))
     consumer.close()
     return docs
 
@@ -387,7 +392,7 @@ def cpu_report(result: Result) -> str:
 
 def main() -> int:
     if len(sys.argv) > 1 and sys.argv[1] == "--plain-worker":
-        return plain_worker(*sys.argv[2:5], int(sys.argv[5]))
+        return plain_worker(sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5]))
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--events", type=int, default=200_000)
     parser.add_argument("--smoke", action="store_true", help="20,000 events: a CI-sized run (< 60 s)")
