@@ -7,8 +7,7 @@ without a schema, types are inferred per value. A row column the policy does not
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from streammask.errors import MaskingError, StreamMaskError
 from streammask.keys import MasterKey
@@ -32,9 +31,9 @@ class NotApplicable(MaskingError):
     """A strategy cannot mask this column's type; names the policy line to change."""
 
 
-@dataclass(frozen=True)
-class ColumnStats:
-    """The identity a masked value is counted under in audits and metrics."""
+class ColumnStats(NamedTuple):
+    """The identity a masked value is counted under in audits and metrics (a tuple: counted per
+    value on the hot path, so its hash must be C's)."""
 
     table: str
     column: str

@@ -20,7 +20,7 @@ def transaction(first: int) -> TransactionAudit:
     audit = TransactionAudit(AuditCounts("a" * 64, "k1"))
     for offset in (first + 2, first, first + 1):  # ranges do not depend on arrival order
         where = Coordinates("db.public.t", 0, offset)
-        audit.consumed(where)
+        audit.consumed((where.topic, where.partition), offset)
         if offset == first + 1:
             audit.counts.add(where, Blocked(BlockReason(BlockCode.UNCLASSIFIED_COLUMN, "not in policy",
                                                         "public.t", "ssn"), EventKind.CHANGE, "c"))

@@ -25,7 +25,6 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 import orjson
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
@@ -52,6 +51,7 @@ from streammask.proxy.metrics import Metrics
 
 log = logging.getLogger("streammask.proxy")
 
+PARTITION_BY_KEY = -1  # librdkafka's RD_KAFKA_PARTITION_UA: the configured partitioner decides
 SOURCE_HEADERS = ("streammask.source.topic", "streammask.source.partition", "streammask.source.offset")
 TXN_TIMEOUT_S = 30.0
 MAX_CONSECUTIVE_ABORTS = 5  # a batch that keeps aborting is a persistent error, not a transient one
@@ -77,8 +77,7 @@ class Transaction:
     started: float
     records: int = 0
     delays_ms: list[int] = field(default_factory=list)
-    topics_in: Counter[str] = field(default_factory=Counter)  # published to metrics at commit
-    topics_out: Counter[str] = field(default_factory=Counter)
+    topics_out: Counter[str] = field(default_factory=Counter)  # published to metrics at commit
     blocked: Counter[tuple[str, str]] = field(default_factory=Counter)  # (topic, code) of skipped records
 
 
@@ -146,9 +145,13 @@ class Proxy:
         self.audit_prev = GENESIS
         self.consecutive_aborts = 0
         self._routes: dict[str, str] = {}
+        self._outputs: dict[tuple[str, int], tuple[str, int, tuple[tuple[str, bytes], ...]]] = {}
         self._assigned: set[tuple[str, int]] = set()
         self._committed_next: dict[tuple[str, int], int] = {}  # next source offset, as this instance committed it
         self._delivery_error: KafkaError | None = None
+        # Per-record delivery reports only where nothing else reports a failed delivery: in a
+        # transaction, commit_transaction fails (and the batch aborts) if any record was not delivered.
+        self._delivery_report = None if self.transactional else self._on_delivery
         self._quarantine_error: KafkaError | None = None
         metrics.policy_info.labels(config.instance_id, setup.loaded.sha256, setup.key.key_id).set(1)
 
@@ -216,55 +219,54 @@ class Proxy:
         topic, partition, offset = msg.topic(), msg.partition(), msg.offset()
         if topic is None or partition is None or offset is None:
             return  # not a record (librdkafka only sets these together)
-        where = Coordinates(topic, partition, offset)
-        if self.txn is None:
-            self._begin()
-        txn = self.txn
-        assert txn is not None  # for mypy; _begin sets it
-        txn.audit.consumed(where)
+        txn = self.txn or self._begin()
+        tp = (topic, partition)
+        txn.audit.consumed(tp, offset)
         txn.records += 1
-        txn.topics_in[topic] += 1
         outcome = self.setup.masker.mask(topic, msg.key(), msg.value(), record_headers(msg))
-        txn.audit.counts.add(where, outcome)
         if isinstance(outcome, Blocked):
+            where = Coordinates(topic, partition, offset)
+            txn.audit.counts.add_blocked(where, outcome)
             self._blocked(msg, where, outcome)
             return
-        self._produce(msg, where, outcome)
+        txn.audit.counts.add_masked(outcome)
+        self._produce(msg, tp, offset, outcome)
+        txn.topics_out[topic] += 1
         if outcome.source_ts_ms is not None:
             txn.delays_ms.append(outcome.source_ts_ms)
 
-    def _produce(self, msg: Message, where: Coordinates, outcome: Masked) -> None:
-        target = self._route(where.topic)
-        headers = [
-            *outcome.headers,
-            *zip(
-                SOURCE_HEADERS,
-                (where.topic.encode(), str(where.partition).encode(), str(where.offset).encode()),
-                strict=True,
-            ),
+    def _produce(self, msg: Message, tp: tuple[str, int], offset: int, outcome: Masked) -> None:
+        """Produce the masked record to its target topic, with its source coordinates as headers."""
+        out = self._outputs.get(tp)
+        if out is None:
+            out = self._outputs[tp] = self._output_of(tp)
+        target, partition, coordinates = out
+        headers: list[tuple[str, str | bytes | None]] = [
+            *outcome.headers, *coordinates, (SOURCE_HEADERS[2], b"%d" % offset)
         ]
-        kwargs: dict[str, Any] = {
-            "key": outcome.key,
-            "value": outcome.value,
-            "headers": headers,
-            "on_delivery": self._on_delivery,
-        }
-        if self.config.partitioning == "source":
-            kwargs["partition"] = where.partition
         ts_type, ts = msg.timestamp()
-        if ts_type != 0 and ts > 0:
-            kwargs["timestamp"] = ts
-        self._produce_with_backpressure(target, kwargs)
-        if self.txn is not None:
-            self.txn.topics_out[where.topic] += 1
-
-    def _produce_with_backpressure(self, topic: str, kwargs: dict[str, Any]) -> None:
         while True:
             try:
-                self.producer.produce(topic, **kwargs)
+                self.producer.produce(
+                    target,
+                    key=outcome.key,
+                    value=outcome.value,
+                    headers=headers,
+                    partition=partition,
+                    timestamp=ts if ts_type != 0 and ts > 0 else 0,  # 0: the time of producing
+                    on_delivery=self._delivery_report,
+                )
                 return
             except BufferError:  # local queue full: serve delivery reports, then retry
                 self.producer.poll(0.1)
+
+    def _output_of(self, tp: tuple[str, int]) -> tuple[str, int, tuple[tuple[str, bytes], ...]]:
+        """Per source partition: target topic, target partition (-1: the partitioner picks it from
+        the masked key) and the coordinate headers that do not change from record to record."""
+        topic, partition = tp
+        partition_out = partition if self.config.partitioning == "source" else PARTITION_BY_KEY
+        headers = ((SOURCE_HEADERS[0], topic.encode()), (SOURCE_HEADERS[1], str(partition).encode()))
+        return self._route(topic), partition_out, headers
 
     def _blocked(self, msg: Message, where: Coordinates, outcome: Blocked) -> None:
         reason = outcome.reason
@@ -322,11 +324,12 @@ class Proxy:
 
     # -- transactions -------------------------------------------------------------------------------
 
-    def _begin(self) -> None:
+    def _begin(self) -> Transaction:
         if self.transactional:
             self.producer.begin_transaction()
         counts = AuditCounts(self.setup.loaded.sha256, self.setup.key.key_id)
         self.txn = Transaction(TransactionAudit(counts), self.clock())
+        return self.txn
 
     def _commit(self) -> set[tuple[str, int]] | None:
         """Commit the open transaction. On an abort, the consumer is rewound to the transaction's
@@ -400,7 +403,7 @@ class Proxy:
         """Counters count committed work: per transaction, not per record (cheaper, and an aborted
         batch that is re-read is not counted twice)."""
         m = self.metrics
-        for topic, n in txn.topics_in.items():
+        for topic, n in txn.audit.records_by_topic().items():
             m.records_in.labels(topic).inc(n)
         for topic, n in txn.topics_out.items():
             m.records_out.labels(topic).inc(n)
