@@ -48,6 +48,7 @@ from streammask.proxy.commit_policy import CommitPolicy
 from streammask.proxy.config import ProxyConfig
 from streammask.proxy.http import Health
 from streammask.proxy.metrics import Metrics
+from streammask.strategies.replace import build_pools
 
 log = logging.getLogger("streammask.proxy")
 
@@ -158,7 +159,9 @@ class Proxy:
     # -- lifecycle ----------------------------------------------------------------------------------
 
     def prepare(self) -> None:
-        """Check routes, create streammask's own topics, start transactions, restore the audit chain head."""
+        """Check routes, create streammask's own topics, start transactions, restore the audit chain head,
+        build the ``replace`` pools (so the first transaction does not wait for them)."""
+        build_pools(f for t in self.setup.loaded.policy.tables.values() for f in t.fields.values())
         for topic in self.config.topics or ():
             self._route(topic)  # an unrouted topic fails now, not at its first record
         self.clients.ensure_own_topics(

@@ -7,6 +7,7 @@ use ``tokenize`` or ``format-preserve`` for unique columns.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any, ClassVar, Literal
 
 from pydantic import field_validator
@@ -82,6 +83,15 @@ class Replace:
             return hit if hit is not None else memo.fill(value)
 
         return replace
+
+
+def build_pools(specs: Iterable[StrategyOptions]) -> None:
+    """Build the pools the ``replace`` columns among ``specs`` draw from, now rather than at their
+    first record (a pool takes Faker a moment to build)."""
+    for spec in specs:
+        if isinstance(spec, ReplaceOptions):
+            for kind in (spec.kind,) if spec.kind in fakes.POOL_KINDS else ("first_name", "last_name"):
+                fakes.pool(spec.locale, kind)
 
 
 def _index(digest: bytes, slot: int, n: int) -> int:
