@@ -153,3 +153,18 @@ class Memo:
             self._data.clear()
         self._data[value] = result
         return result
+
+
+def memoized_str(fn: Callable[[str], str], column: ColumnType, name: str) -> Transform:
+    """A string column's transform: type-checked, with ``fn``'s results memoized (an update's before
+    and after, and the key, mostly repeat a value)."""
+    memo = Memo(fn)
+    lookup, fill = memo.lookup, memo.fill
+
+    def transform(value: Any, row: RowContext) -> Any:
+        if value.__class__ is not str:
+            expect_type(value, str, column, name)
+        hit = lookup(value)
+        return hit if hit is not None else fill(value)
+
+    return transform

@@ -25,13 +25,13 @@ from streammask.errors import MaskingError
 from streammask.strategies.base import (
     AcceptsKinds,
     CompileContext,
-    Memo,
     RowContext,
     StrategyOptions,
     Transform,
     b64decode,
     encode_unscaled,
     expect_type,
+    memoized_str,
 )
 from streammask.strategies.charclass import DIGITS, any_alphabet, ascii_alphabet, luhn_valid
 from streammask.types import ColumnType, Kind
@@ -174,16 +174,7 @@ class FormatPreserve(AcceptsKinds):
                 masked = _fix_luhn(masked, keep_suffix)
             return masked
 
-        memo = Memo(preserve)  # an update's before and after mostly hold the same value
-        lookup = memo.lookup
-
-        def preserve_str(value: Any, row: RowContext) -> Any:
-            if value.__class__ is not str:
-                expect_type(value, str, column, name)
-            hit = lookup(value)
-            return hit if hit is not None else memo.fill(value)
-
-        return preserve_str
+        return memoized_str(preserve, column, name)
 
 
 def _looks_like_card(value: str) -> bool:

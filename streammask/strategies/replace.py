@@ -15,11 +15,9 @@ from pydantic import field_validator
 from streammask import fakes
 from streammask.strategies.base import (
     CompileContext,
-    Memo,
-    RowContext,
     StrategyOptions,
     Transform,
-    expect_type,
+    memoized_str,
 )
 from streammask.types import ColumnType, Kind
 
@@ -73,16 +71,7 @@ class Replace:
             out: str = pick(digest(value.encode("utf-8", "surrogatepass")))
             return out[:max_len] if max_len else out
 
-        memo = Memo(fake)
-        lookup = memo.lookup
-
-        def replace(value: Any, row: RowContext) -> Any:
-            if value.__class__ is not str:
-                expect_type(value, str, column, name)
-            hit = lookup(value)
-            return hit if hit is not None else memo.fill(value)
-
-        return replace
+        return memoized_str(fake, column, name)
 
 
 def build_pools(specs: Iterable[StrategyOptions]) -> None:
