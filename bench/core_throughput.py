@@ -16,6 +16,8 @@ import random
 import statistics
 import sys
 import time
+from collections.abc import Iterator
+from typing import Any
 
 import orjson
 
@@ -61,7 +63,7 @@ SOURCE_FIELDS = [
 ]
 
 
-def _struct(name: str, field: str, optional: bool) -> dict:
+def _struct(name: str, field: str, optional: bool) -> dict[str, Any]:
     return {"type": "struct", "fields": [{**t, "field": c} for c, t in COLUMNS], "optional": optional,
             "name": name, "field": field}
 
@@ -102,7 +104,7 @@ def _names() -> tuple[list[str], list[str]]:
 FIRST, LAST = _names()
 
 
-def _row(rng: random.Random, i: int) -> dict:
+def _row(rng: random.Random, i: int) -> dict[str, Any]:
     first, last = rng.choice(FIRST), rng.choice(LAST)
     cents = rng.randint(0, 10_000_000)
     return {
@@ -114,10 +116,13 @@ def _row(rng: random.Random, i: int) -> dict:
     }
 
 
-def make_events(n: int, updates: bool, seed: int = 7) -> list[tuple[bytes, bytes]]:
+def iter_events(n: int, updates: bool, seed: int = 7, start: int = 1,
+                schemas: bool = True) -> Iterator[tuple[bytes, bytes]]:
+    """(key, value) of ``n`` events with primary keys ``start``..``start + n - 1``, one at a time (a large
+    backlog need not sit in memory). ``schemas=False``: JsonConverter with ``schemas.enable=false`` (the
+    payload alone, about 0.6 KB). With the defaults, the same bytes ``make_events`` returns."""
     rng = random.Random(seed)
-    events = []
-    for i in range(1, n + 1):
+    for i in range(start, start + n):
         after = _row(rng, i)
         before = dict(after, status="pending") if updates else None
         payload = {
@@ -129,10 +134,16 @@ def make_events(n: int, updates: bool, seed: int = 7) -> list[tuple[bytes, bytes
             "op": "u" if updates else "c", "ts_ms": 1_700_000_000_100 + i, "ts_us": None, "ts_ns": None,
             "transaction": None,
         }
-        value = orjson.dumps({"schema": VALUE_SCHEMA, "payload": payload})
-        key = orjson.dumps({"schema": KEY_SCHEMA, "payload": {"id": i}})
-        events.append((key, value))
-    return events
+        if schemas:
+            value = orjson.dumps({"schema": VALUE_SCHEMA, "payload": payload})
+            key = orjson.dumps({"schema": KEY_SCHEMA, "payload": {"id": i}})
+        else:
+            value, key = orjson.dumps(payload), orjson.dumps({"id": i})
+        yield key, value
+
+
+def make_events(n: int, updates: bool, seed: int = 7) -> list[tuple[bytes, bytes]]:
+    return list(iter_events(n, updates, seed))
 
 
 def run(events: list[tuple[bytes, bytes]], masker: RecordMasker) -> float:

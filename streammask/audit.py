@@ -36,17 +36,21 @@ class AuditCounts:
         self.blocked_by_code: Counter[str] = Counter()
 
     def add(self, where: Coordinates, outcome: Outcome) -> None:
-        self.records_in += 1
         if isinstance(outcome, Masked):
-            self.records_out += 1
-            self.kinds[outcome.kind.value] += 1
-            if outcome.table is not None:
-                self.ops[(outcome.table, outcome.op or outcome.kind.value)] += 1
-            self.columns.update(outcome.masked_columns)
-            return
-        self.add_blocked(where, outcome)
+            self.add_masked(outcome)
+        else:
+            self.add_blocked(where, outcome)
+
+    def add_masked(self, outcome: Masked) -> None:
+        self.records_in += 1
+        self.records_out += 1
+        self.kinds[outcome.kind.value] += 1
+        if outcome.table is not None:
+            self.ops[(outcome.table, outcome.op or outcome.kind.value)] += 1
+        self.columns.update(outcome.masked_columns)
 
     def add_blocked(self, where: Coordinates, outcome: Blocked) -> None:
+        self.records_in += 1
         self.blocked_total += 1
         reason = outcome.reason
         self.blocked_by_code[reason.code.value] += 1

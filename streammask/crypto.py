@@ -18,6 +18,8 @@ import struct
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 ROUNDS = 10
+# Domains up to 2**16 have halves of at most 8 bits: each round's 256 possible outputs are kept.
+_TABULATED_HALF_BITS = 8
 _PACK_ROUND = struct.Struct(">7sBQ").pack
 _UNPACK_HALF = struct.Struct(">Q").unpack_from
 
@@ -25,25 +27,41 @@ _UNPACK_HALF = struct.Struct(">Q").unpack_from
 class Prf:
     """A PRF under one subkey: ``digest(data)`` and uniform integers and byte streams derived from it."""
 
-    __slots__ = ("_key",)
+    __slots__ = ("_key", "_keyed", "_keyed32")
 
     def __init__(self, key: bytes) -> None:
         self._key = key[:64]
+        # Keyed BLAKE2b states with the key block already absorbed, one per digest size (at most 64):
+        # a copy plus update gives the same digest as a keyed call, without redoing the key setup.
+        self._keyed: dict[int, hashlib.blake2b] = {}
+        self._keyed32 = self._state(32)
+
+    def _state(self, size: int) -> hashlib.blake2b:
+        state = self._keyed.get(size)
+        if state is None:
+            state = self._keyed[size] = hashlib.blake2b(key=self._key, digest_size=size)
+        return state
 
     def digest(self, data: bytes) -> bytes:
-        return hashlib.blake2b(data, key=self._key, digest_size=32).digest()
+        h = self._keyed32.copy()
+        h.update(data)
+        return h.digest()
 
     def hmac(self, data: bytes) -> bytes:
         return hmac.digest(self._key, data, "sha256")
 
     def below(self, data: bytes, n: int) -> int:
         """A uniform-looking integer in ``range(n)``; bias is below 2**-190 for n < 2**64."""
-        return int.from_bytes(self.digest(data), "big") % n
+        h = self._keyed32.copy()  # digest(), inlined: this is shift's and format-preserve's hot path
+        h.update(data)
+        return int.from_bytes(h.digest(), "big") % n
 
     def stream(self, data: bytes, length: int) -> bytes:
         """``length`` pseudo-random bytes for ``data`` (BLAKE2b-512 in counter mode)."""
         if length <= 64:
-            return hashlib.blake2b(data, key=self._key, digest_size=length or 1).digest()[:length]
+            h = (self._keyed.get(length) or self._state(length or 1)).copy()
+            h.update(data)
+            return h.digest()[:length]
         out = bytearray()
         counter = 0
         while len(out) < length:
@@ -55,7 +73,7 @@ class Prf:
 class Permutation:
     """A keyed bijection of ``range(n)`` onto itself; ``tweak`` selects an independent permutation."""
 
-    __slots__ = ("n", "_u", "_v", "_mask_u", "_mask_v", "_tweak", "_aes", "_hmac_key", "_wide")
+    __slots__ = ("n", "_u", "_v", "_mask_u", "_mask_v", "_tweak", "_aes", "_hmac_key", "_wide", "_tables")
 
     def __init__(self, key: bytes, n: int, tweak: bytes = b"") -> None:
         if n < 1:
@@ -70,6 +88,10 @@ class Permutation:
         self._wide = self._v > 64
         self._aes = Cipher(algorithms.AES(key[:32]), modes.ECB()).encryptor()
         self._hmac_key = key
+        # Small domains: round outputs (masked), filled on first use; -1 marks one not computed yet.
+        self._tables = (
+            [[-1] * (1 << self._v) for _ in range(ROUNDS)] if self._v <= _TABULATED_HALF_BITS else None
+        )
 
     def _round(self, i: int, half: int, bits: int) -> int:
         if not self._wide:
@@ -84,6 +106,8 @@ class Permutation:
         return int.from_bytes(out[:nbytes], "big")
 
     def _encrypt_once(self, x: int) -> int:
+        if self._tables is not None:
+            return self._encrypt_tabulated(x)
         u, v = self._u, self._v
         a, b = x >> v, x & self._mask_v  # a: u bits, b: v bits
         if not self._wide:  # the common case, inlined: one AES block per round
@@ -98,6 +122,17 @@ class Permutation:
             else:
                 a, b = b, a ^ (self._round(i, b, v) & self._mask_v)
         return (a << v) | b  # ROUNDS is even, so a holds u bits again
+
+    def _encrypt_tabulated(self, x: int) -> int:
+        """``_encrypt_once`` for small domains: each round output is computed once, then looked up."""
+        v = self._v
+        a, b = x >> v, x & self._mask_v
+        for i, outputs in enumerate(self._tables or ()):
+            f = outputs[b]
+            if f < 0:
+                f = outputs[b] = self._round(i, b, 0) & (self._mask_v if i % 2 else self._mask_u)
+            a, b = b, a ^ f
+        return (a << v) | b
 
     def _decrypt_once(self, y: int) -> int:
         u, v = self._u, self._v

@@ -31,9 +31,9 @@ def split_converter_framing(doc: Any) -> tuple[dict[str, Any] | None, Any, bool]
 
 def classify(payload: dict[str, Any], schema: dict[str, Any] | None) -> EventKind | None:
     """What kind of Debezium event a value payload is; None when it is none we know."""
-    name = (schema or {}).get("name") or ""
     if "op" in payload:
         return EventKind.MESSAGE if payload.get("op") == "m" else EventKind.CHANGE
+    name = (schema or {}).get("name") or ""
     if payload.keys() == HEARTBEAT_FIELDS and (not name or name.endswith(".Heartbeat")):
         return EventKind.HEARTBEAT
     if payload.get("status") in ("BEGIN", "END") and "id" in payload and payload.keys() <= TRANSACTION_FIELDS:

@@ -7,8 +7,7 @@ without a schema, types are inferred per value. A row column the policy does not
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from streammask.errors import MaskingError, StreamMaskError
 from streammask.keys import MasterKey
@@ -32,9 +31,9 @@ class NotApplicable(MaskingError):
     """A strategy cannot mask this column's type; names the policy line to change."""
 
 
-@dataclass(frozen=True)
-class ColumnStats:
-    """The identity a masked value is counted under in audits and metrics."""
+class ColumnStats(NamedTuple):
+    """The identity a masked value is counted under in audits and metrics (a tuple: counted per
+    value on the hot path, so its hash must be C's)."""
 
     table: str
     column: str
@@ -67,8 +66,9 @@ class RowMasker:
         if not row.keys() <= self._classified:  # one set comparison instead of a test per column
             raise Unclassified(next(name for name in row if name not in self._classified))
         out = row.copy()  # passthrough columns as they are; the raw row stays intact for RowContext
+        get, count = row.get, touched.append
         for name, transform, stats in self._entries:
-            value = row.get(name)
+            value = get(name)
             if value is None:
                 continue  # absent (a partial `before`) or null: nothing to mask
             try:
@@ -77,7 +77,7 @@ class RowMasker:
                 if exc.column is None:
                     exc.column = name
                 raise
-            touched.append(stats)
+            count(stats)
         return out
 
 

@@ -371,7 +371,7 @@ def test_metrics_endpoint_serves_every_documented_metric(e2e: EndToEnd) -> None:
     for documented in metric_names_in_readme():
         assert re.search(rf"^# TYPE {documented} ", e2e.metrics_text, re.MULTILINE), f"{documented} not declared"
         if documented in ("streammask_consumer_lag", "streammask_records_blocked_total"):
-            continue  # no sample yet: nothing blocked here; the lag gauge has its own (xfail) test
+            continue  # no sample yet: nothing blocked here; the lag gauge has its own test
         assert documented in names or f"{documented}_count" in names, f"{documented} has no sample"
     m = e2e.metrics
 
@@ -401,14 +401,10 @@ def test_metrics_endpoint_serves_every_documented_metric(e2e: EndToEnd) -> None:
     assert e2e.health == {"/healthz": 200, "/readyz": 200, "/nothing-here": 404}
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "bug: streammask/proxy/runner.py Proxy._on_stats reads librdkafka's consumer_lag, which is -1 unless the "
-    "consumer itself commits; same-cluster transactional mode commits with send_offsets_to_transaction, so "
-    "streammask_consumer_lag is never set (two clusters: not for partitions resumed from a checkpoint with "
-    "nothing new to commit)"))
 def test_consumer_lag_gauge_is_served_in_same_cluster_mode(e2e: EndToEnd) -> None:
     """The README's table promises ``streammask_consumer_lag`` per assigned partition; after the drain
-    (and two statistics intervals) it must read 0 for each of the 5 source partitions."""
+    (and two statistics intervals) it must read 0 for each of the 5 source partitions, although in
+    same-cluster mode the offsets are committed by the transaction, never by the consumer itself."""
     lags = lag_gauges(e2e.metrics)
     assert len(lags) == 5 and set(lags.values()) == {0.0}, lags
 
@@ -841,9 +837,7 @@ def test_two_clusters_checkpoint_on_the_target_and_resume_from_it(
         second.wait_ready(START_S)
         read_until(second_broker, out, lambda rs: len(distinct_sources(rs)) >= len(records), DRAIN_S,
                    "every source record on the target cluster")
-        # here the consumer commits itself (for lag tools) and both partitions had new work, so librdkafka
-        # knows their lag (a partition with nothing to commit would have no gauge: the bug of
-        # test_consumer_lag_gauge_is_served_in_same_cluster_mode)
+        # both partitions: the replayed one and the other (resumed from its checkpoint)
         assert poll_until(lambda: lag_gauges(second.metrics()) == {(src, "0"): 0.0, (src, "1"): 0.0}, 15), (
             lag_gauges(second.metrics()))
         assert second.terminate() == 0, second.describe()

@@ -7,6 +7,7 @@ covers; it never holds a value. ``schemas/audit-record.schema.json`` describes i
 from __future__ import annotations
 
 import hashlib
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -14,15 +15,15 @@ import orjson
 
 from streammask import __version__
 from streammask.audit import AuditCounts, utc_now
-from streammask.outcome import Coordinates
 
 GENESIS = "0" * 64
 
 
-@dataclass
+@dataclass(slots=True)
 class OffsetRange:
     first: int
     last: int
+    records: int = 1
 
 
 @dataclass
@@ -32,13 +33,23 @@ class TransactionAudit:
     counts: AuditCounts
     ranges: dict[tuple[str, int], OffsetRange] = field(default_factory=dict)
 
-    def consumed(self, where: Coordinates) -> None:
-        r = self.ranges.get((where.topic, where.partition))
+    def consumed(self, tp: tuple[str, int], offset: int) -> None:
+        """Record ``offset`` of partition ``tp`` (topic, partition) as part of this transaction."""
+        r = self.ranges.get(tp)
         if r is None:
-            self.ranges[(where.topic, where.partition)] = OffsetRange(where.offset, where.offset)
-        else:
-            r.last = max(r.last, where.offset)
-            r.first = min(r.first, where.offset)
+            self.ranges[tp] = OffsetRange(offset, offset)
+            return
+        r.records += 1
+        if offset > r.last:
+            r.last = offset
+        elif offset < r.first:
+            r.first = offset
+
+    def records_by_topic(self) -> Counter[str]:
+        counts: Counter[str] = Counter()
+        for (topic, _), r in self.ranges.items():
+            counts[topic] += r.records
+        return counts
 
     def next_offsets(self) -> dict[tuple[str, int], int]:
         return {tp: r.last + 1 for tp, r in self.ranges.items()}

@@ -1,6 +1,6 @@
 """Checkpoint records on the target cluster, written in the same transaction as the masked output.
 
-Two kinds, in one compacted topic:
+Two kinds, in one compacted topic (``<group>`` percent-encoded, as a group id may contain "/"):
 - ``offsets/<group>/<topic>/<partition>`` → the next source offset to read (cross-cluster mode: the
   source of truth for where to resume);
 - ``audit-head/<group>/<instance>`` → sequence and hash of the instance's last audit record, so the
@@ -10,16 +10,22 @@ Two kinds, in one compacted topic:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from urllib.parse import quote
 
 import orjson
 
 
+def _group_part(group: str) -> str:
+    """The group as one key segment: a group id may contain "/" (topic names cannot)."""
+    return quote(group, safe="")
+
+
 def offsets_key(group: str, topic: str, partition: int) -> bytes:
-    return f"offsets/{group}/{topic}/{partition}".encode()
+    return f"offsets/{_group_part(group)}/{topic}/{partition}".encode()
 
 
 def audit_head_key(group: str, instance: str) -> bytes:
-    return f"audit-head/{group}/{instance}".encode()
+    return f"audit-head/{_group_part(group)}/{instance}".encode()
 
 
 def encode_offset(topic: str, partition: int, next_offset: int, instance: str) -> bytes:
@@ -46,7 +52,7 @@ class CheckpointState:
             return
         text = key.decode("utf-8", "replace")
         parts = text.split("/")
-        if value is None or len(parts) < 3 or parts[1] != group:
+        if value is None or len(parts) < 3 or parts[1] != _group_part(group):
             return
         doc = orjson.loads(value)
         if parts[0] == "offsets":

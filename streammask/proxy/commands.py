@@ -11,12 +11,13 @@ import threading
 from confluent_kafka import KafkaException, TopicPartition
 
 from streammask.bootstrap import open_masker
+from streammask.errors import StreamMaskError
 from streammask.proxy import checkpoint
 from streammask.proxy.clients import read_to_end, source_consumer, target_reader
-from streammask.proxy.config import ProxyConfig, load_config
+from streammask.proxy.config import ProxyConfig, UnroutedTopic, load_config
 from streammask.proxy.http import Health, MetricsServer
 from streammask.proxy.metrics import Metrics
-from streammask.proxy.runner import BlockedRecordStop, Proxy, TransactionsFailing, UnroutedTopic
+from streammask.proxy.runner import Proxy
 
 log = logging.getLogger("streammask.proxy")
 
@@ -25,12 +26,10 @@ def cmd_validate(args: argparse.Namespace) -> int:
     config, policy_path = load_config(args.config)
     setup = open_masker(policy_path)
     for topic in config.topics or ():
-        target = config.route(topic)
-        if target is None:
-            print(f"error: {args.config}: no route maps source topic {topic}; add a `routing` entry", file=sys.stderr)
-            return 2
-        if target == topic and config.same_cluster:
-            print(f"error: {args.config}: route maps {topic} onto itself on the same cluster", file=sys.stderr)
+        try:
+            config.target_topic(topic)
+        except UnroutedTopic as exc:
+            print(f"error: {args.config}: {exc}", file=sys.stderr)
             return 2
     mode = "same cluster (offsets in the transaction)" if config.same_cluster else "two clusters (checkpoint topic)"
     print(f"{args.config}: config valid; policy {policy_path} (sha256 {setup.loaded.sha256[:12]}…, "
@@ -54,7 +53,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     try:
         proxy.prepare()
         proxy.run(stop)
-    except (BlockedRecordStop, TransactionsFailing, UnroutedTopic) as exc:
+    except StreamMaskError as exc:  # a blocked record (stop), an unrouted topic, failing transactions…
         print(f"error: {exc}", file=sys.stderr)
         return 1
     except KafkaException as exc:
@@ -71,12 +70,7 @@ def lag_rows(config: ProxyConfig, timeout: float = 15.0) -> list[tuple[str, int,
     consumer = source_consumer(config)
     try:
         md = consumer.list_topics(timeout=timeout)
-        if config.topics:
-            topics = [t for t in config.topics if t in md.topics]
-        else:
-            import re
-
-            topics = sorted(t for t in md.topics if re.match(config.topic_pattern or "$^", t))
+        topics = sorted(t for t in md.topics if config.matches(t))
         tps = [TopicPartition(t, p) for t in topics for p in sorted(md.topics[t].partitions)]
         committed: dict[tuple[str, int], int] = {}
         if config.same_cluster:

@@ -11,12 +11,12 @@ import os
 import re
 import socket
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from streammask.errors import ConfigError, PolicyProblem
-from streammask.yamldoc import describe_validation_error, parse_yaml
+from streammask.errors import ConfigError, PolicyProblem, StreamMaskError
+from streammask.yamldoc import YamlDoc, describe_validation_error, parse_yaml
 
 KafkaProps = dict[str, str | int | float | bool]
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -25,6 +25,18 @@ RESERVED = frozenset({
     "group.id", "enable.auto.commit", "enable.auto.offset.store", "isolation.level", "transactional.id",
     "enable.idempotence", "group.instance.id",
 })
+
+
+class UnroutedTopic(StreamMaskError):
+    """A source topic that no route maps to a target topic, or that must not be read at all."""
+
+
+class _At(ValueError):
+    """A cross-field problem that knows which part of the file it is about (for the line number)."""
+
+    def __init__(self, message: str, *loc: str) -> None:
+        super().__init__(message)
+        self.loc = loc
 
 
 class _Strict(BaseModel):
@@ -83,22 +95,28 @@ class ProxyConfig(_Strict):
     @model_validator(mode="after")
     def _checks(self) -> ProxyConfig:
         if (self.topics is None) == (self.topic_pattern is None):
-            raise ValueError("give exactly one of `topics` (a list) or `topic_pattern` (a regex)")
+            raise _At("give exactly one of `topics` (a list) or `topic_pattern` (a regex)",
+                      "topics" if self.topics is not None else "topic_pattern")
         if self.topic_pattern is not None:
             try:
                 re.compile(self.topic_pattern)
             except re.error as exc:
-                raise ValueError(f"topic_pattern is not a valid regular expression: {exc}") from None
+                raise _At(f"topic_pattern is not a valid regular expression: {exc}", "topic_pattern") from None
         for side, props in (("source", self.source), ("target", self.target)):
             if props is None:
                 continue
             if "bootstrap.servers" not in props:
-                raise ValueError(f"`{side}` needs `bootstrap.servers`")
+                raise _At(f"`{side}` needs `bootstrap.servers`", side)
             reserved = sorted(RESERVED & props.keys())
             if reserved:
-                raise ValueError(f"`{side}` sets {', '.join(reserved)}, which streammask manages; remove it")
+                raise _At(
+                    f"`{side}` sets {', '.join(reserved)}, which streammask manages; remove it", side, reserved[0]
+                )
+        if "cooperative" in str(self.source.get("partition.assignment.strategy", "")):
+            raise _At("cooperative rebalancing is not supported (a revoke must end the open transaction); "
+                      "use range or roundrobin", "source", "partition.assignment.strategy")
         if self.quarantine_topic is not None and self.on_blocked != "skip":
-            raise ValueError("quarantine_topic only applies with on_blocked: skip")
+            raise _At("quarantine_topic only applies with on_blocked: skip", "quarantine_topic")
         return self
 
     @property
@@ -116,6 +134,38 @@ class ProxyConfig(_Strict):
                 return m.expand(r.to)
         return None
 
+    @property
+    def own_topics(self) -> frozenset[str]:
+        """Topics streammask writes on the source cluster: reading one would feed output back as input."""
+        own = {self.quarantine_topic} if self.quarantine_topic else set()
+        if self.same_cluster:
+            own |= {self.audit_topic, self.checkpoint_topic}
+        return frozenset(own)
+
+    def target_topic(self, topic: str) -> str:
+        """The target topic for a source topic; raises UnroutedTopic when there is none that is safe."""
+        if topic in self.own_topics:
+            raise UnroutedTopic(
+                f"source topic {topic} is one streammask writes itself; narrow `topic_pattern` to exclude it"
+            )
+        target = self.route(topic)
+        if target is None:
+            raise UnroutedTopic(f"no route maps source topic {topic}; add a `routing` entry for it")
+        if target == topic and self.same_cluster:
+            raise UnroutedTopic(f"route maps {topic} onto itself on the same cluster; it would overwrite the source")
+        return target
+
+    def subscription(self) -> list[str]:
+        """What the consumer subscribes to: the topic list, or the pattern anchored at both ends
+        (librdkafka treats a ``^``-prefixed name as a regex)."""
+        return [f"^({self.topic_pattern})$"] if self.topic_pattern else list(self.topics or ())
+
+    def matches(self, topic: str) -> bool:
+        """Whether ``topic`` is a source topic of this config (as the subscription selects it)."""
+        if self.topic_pattern is not None:
+            return re.fullmatch(self.topic_pattern, topic) is not None
+        return topic in (self.topics or ())
+
 
 def _expand_env(value: object, path: str, missing: list[str]) -> object:
     if isinstance(value, str):
@@ -132,6 +182,14 @@ def _expand_env(value: object, path: str, missing: list[str]) -> object:
     if isinstance(value, list):
         return [_expand_env(v, f"{path}[{i}]", missing) for i, v in enumerate(value)]
     return value
+
+
+def _problem(err: Any, src: str, doc: YamlDoc) -> PolicyProblem:
+    cause = (err.get("ctx") or {}).get("error")
+    if isinstance(cause, _At):
+        return PolicyProblem(str(cause), file=src, line=doc.line_of(cause.loc))
+    loc = tuple(err["loc"])
+    return PolicyProblem(describe_validation_error(err, loc), file=src, line=doc.line_of(loc))
 
 
 def load_config(path: str | Path) -> tuple[ProxyConfig, Path]:
@@ -153,10 +211,7 @@ def load_config(path: str | Path) -> tuple[ProxyConfig, Path]:
     try:
         config = ProxyConfig.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError([
-            PolicyProblem(describe_validation_error(e, tuple(e["loc"])), file=src, line=doc.line_of(tuple(e["loc"])))
-            for e in exc.errors()
-        ]) from None
+        raise ConfigError([_problem(e, src, doc) for e in exc.errors()]) from None
     policy = Path(config.policy)
     if not policy.is_absolute():
         policy = Path(src).parent / policy

@@ -4,6 +4,7 @@ proxy masking them into staging topics, then a before/after sample, the audit an
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import secrets
 import threading
@@ -28,6 +29,7 @@ EXAMPLES = REPO / "examples" / "customers.jsonl"
 POLICY = REPO / "policies" / "ecommerce.yaml"
 
 
+_client_log = logging.getLogger("streammask.librdkafka.demo")
 SOURCE_ROUTE = r"[^.]+\.(.*)"  # <server>.<schema>.<table> -> staging.<schema>.<table>
 
 
@@ -60,7 +62,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         no_config: dict[str, str] = {}
         wanted = {t: (3, no_config) for t in topics} | {_staging(t): (3, no_config) for t in topics}
         ensure_topics(admin(props), wanted)
-        producer = Producer(props)
+        producer = Producer({**props, "logger": _client_log})
         for topic, key, value, headers in events:
             producer.produce(topic, key=key, value=value, headers=list(headers))
         producer.flush(30)
@@ -118,6 +120,7 @@ def _consume_all(bootstrap: str, topics: list[str]) -> dict[str, list[Record]]:
             "auto.offset.reset": "earliest",
             "session.timeout.ms": 6000,
             "isolation.level": "read_committed",
+            "logger": _client_log,
         }
     )
     consumer.subscribe(topics)

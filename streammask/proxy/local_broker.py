@@ -3,16 +3,20 @@
 
 from __future__ import annotations
 
+import logging
 import socket
 import subprocess
 import tempfile
 import time
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 from confluent_kafka.admin import AdminClient
 
 from streammask.errors import StreamMaskError
+
+_client_log = logging.getLogger("streammask.librdkafka.local-broker")  # "connection refused" while it starts
 
 
 def free_port() -> int:
@@ -45,7 +49,8 @@ class LocalBroker:
             if self._proc.poll() is not None:
                 break
             try:
-                AdminClient({"bootstrap.servers": self.bootstrap}).list_topics(timeout=1)
+                props: dict[str, Any] = {"bootstrap.servers": self.bootstrap, "logger": _client_log}
+                AdminClient(props).list_topics(timeout=1)
                 return self
             except Exception:
                 time.sleep(0.2)

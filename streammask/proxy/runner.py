@@ -18,13 +18,13 @@ a quarantine topic on the *source* cluster.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 import orjson
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
@@ -48,9 +48,11 @@ from streammask.proxy.commit_policy import CommitPolicy
 from streammask.proxy.config import ProxyConfig
 from streammask.proxy.http import Health
 from streammask.proxy.metrics import Metrics
+from streammask.strategies.replace import build_pools
 
 log = logging.getLogger("streammask.proxy")
 
+PARTITION_BY_KEY = -1  # librdkafka's RD_KAFKA_PARTITION_UA: the configured partitioner decides
 SOURCE_HEADERS = ("streammask.source.topic", "streammask.source.partition", "streammask.source.offset")
 TXN_TIMEOUT_S = 30.0
 MAX_CONSECUTIVE_ABORTS = 5  # a batch that keeps aborting is a persistent error, not a transient one
@@ -60,8 +62,8 @@ class BlockedRecordStop(StreamMaskError):
     """``on_blocked: stop`` met a blocked record: the run ends, nothing of that batch was committed."""
 
 
-class UnroutedTopic(StreamMaskError):
-    """A source topic that no route maps to a target topic."""
+class QuarantineFailed(StreamMaskError):
+    """``skip`` with a quarantine topic: a blocked record could not be written there."""
 
 
 class TransactionsFailing(StreamMaskError):
@@ -76,8 +78,8 @@ class Transaction:
     started: float
     records: int = 0
     delays_ms: list[int] = field(default_factory=list)
-    topics_in: Counter[str] = field(default_factory=Counter)  # published to metrics at commit
-    topics_out: Counter[str] = field(default_factory=Counter)
+    topics_out: Counter[str] = field(default_factory=Counter)  # published to metrics at commit
+    blocked: Counter[tuple[str, str]] = field(default_factory=Counter)  # (topic, code) of skipped records
 
 
 def record_headers(msg: Message) -> list[tuple[str, bytes | None]]:
@@ -142,17 +144,24 @@ class Proxy:
         self.txn: Transaction | None = None
         self.audit_seq = 0
         self.audit_prev = GENESIS
-        self.committed: dict[tuple[str, int], int] = {}  # next offset per partition, as last committed
         self.consecutive_aborts = 0
         self._routes: dict[str, str] = {}
+        self._outputs: dict[tuple[str, int], tuple[str, int, tuple[tuple[str, bytes], ...]]] = {}
         self._assigned: set[tuple[str, int]] = set()
+        self._committed_next: dict[tuple[str, int], int] = {}  # next source offset, as this instance committed it
         self._delivery_error: KafkaError | None = None
+        # Per-record delivery reports only where nothing else reports a failed delivery: in a
+        # transaction, commit_transaction fails (and the batch aborts) if any record was not delivered.
+        self._delivery_report = None if self.transactional else self._on_delivery
+        self._quarantine_error: KafkaError | None = None
         metrics.policy_info.labels(config.instance_id, setup.loaded.sha256, setup.key.key_id).set(1)
 
     # -- lifecycle ----------------------------------------------------------------------------------
 
     def prepare(self) -> None:
-        """Check routes, create streammask's own topics, start transactions, restore the audit chain head."""
+        """Check routes, create streammask's own topics, start transactions, restore the audit chain head,
+        build the ``replace`` pools (so the first transaction does not wait for them)."""
+        build_pools(f for t in self.setup.loaded.policy.tables.values() for f in t.fields.values())
         for topic in self.config.topics or ():
             self._route(topic)  # an unrouted topic fails now, not at its first record
         self.clients.ensure_own_topics(
@@ -170,19 +179,20 @@ class Proxy:
 
     def run(self, stop: threading.Event) -> None:
         """Process until ``stop`` is set; then commit what is open and leave the group cleanly."""
-        cfg = self.config
-        subscription = [f"^{cfg.topic_pattern}"] if cfg.topic_pattern else list(cfg.topics or ())
         self.consumer.subscribe(
-            subscription, on_assign=self._on_assign, on_revoke=self._on_revoke, on_lost=self._on_lost
+            self.config.subscription(), on_assign=self._on_assign, on_revoke=self._on_revoke, on_lost=self._on_lost
         )
         try:
             while not stop.is_set():
                 self.health.beat()
                 messages = self.consumer.consume(num_messages=500, timeout=0.1)
-                for msg in messages:
+                for i, msg in enumerate(messages):
                     self._submit(msg)
                     if self.txn is not None and self.txn.records >= self.policy.max_records:
-                        self._commit()
+                        rewound = self._commit()
+                        if rewound is not None:  # aborted: the rest of this list is re-read after the rewind
+                            self._rewind_rest(messages[i + 1 :], rewound)
+                            break
                 if self.txn is not None and self.policy.due(self.txn.records, self.txn.started, self.clock()):
                     self._commit()
                 self.producer.poll(0)
@@ -212,105 +222,124 @@ class Proxy:
         topic, partition, offset = msg.topic(), msg.partition(), msg.offset()
         if topic is None or partition is None or offset is None:
             return  # not a record (librdkafka only sets these together)
-        where = Coordinates(topic, partition, offset)
-        if self.txn is None:
-            self._begin()
-        txn = self.txn
-        assert txn is not None  # for mypy; _begin sets it
-        txn.audit.consumed(where)
+        txn = self.txn or self._begin()
+        tp = (topic, partition)
+        txn.audit.consumed(tp, offset)
         txn.records += 1
-        txn.topics_in[topic] += 1
         outcome = self.setup.masker.mask(topic, msg.key(), msg.value(), record_headers(msg))
-        txn.audit.counts.add(where, outcome)
         if isinstance(outcome, Blocked):
+            where = Coordinates(topic, partition, offset)
+            txn.audit.counts.add_blocked(where, outcome)
             self._blocked(msg, where, outcome)
             return
-        self._produce(msg, where, outcome)
+        txn.audit.counts.add_masked(outcome)
+        self._produce(msg, tp, offset, outcome)
+        txn.topics_out[topic] += 1
         if outcome.source_ts_ms is not None:
             txn.delays_ms.append(outcome.source_ts_ms)
 
-    def _produce(self, msg: Message, where: Coordinates, outcome: Masked) -> None:
-        target = self._route(where.topic)
-        headers = [
-            *outcome.headers,
-            *zip(
-                SOURCE_HEADERS,
-                (where.topic.encode(), str(where.partition).encode(), str(where.offset).encode()),
-                strict=True,
-            ),
+    def _produce(self, msg: Message, tp: tuple[str, int], offset: int, outcome: Masked) -> None:
+        """Produce the masked record to its target topic, with its source coordinates as headers."""
+        out = self._outputs.get(tp)
+        if out is None:
+            out = self._outputs[tp] = self._output_of(tp)
+        target, partition, coordinates = out
+        headers: list[tuple[str, str | bytes | None]] = [
+            *outcome.headers, *coordinates, (SOURCE_HEADERS[2], b"%d" % offset)
         ]
-        kwargs: dict[str, Any] = {
-            "key": outcome.key,
-            "value": outcome.value,
-            "headers": headers,
-            "on_delivery": self._on_delivery,
-        }
-        if self.config.partitioning == "source":
-            kwargs["partition"] = where.partition
         ts_type, ts = msg.timestamp()
-        if ts_type != 0 and ts > 0:
-            kwargs["timestamp"] = ts
-        self._produce_with_backpressure(target, kwargs)
-        if self.txn is not None:
-            self.txn.topics_out[where.topic] += 1
-
-    def _produce_with_backpressure(self, topic: str, kwargs: dict[str, Any]) -> None:
         while True:
             try:
-                self.producer.produce(topic, **kwargs)
+                self.producer.produce(
+                    target,
+                    key=outcome.key,
+                    value=outcome.value,
+                    headers=headers,
+                    partition=partition,
+                    timestamp=ts if ts_type != 0 and ts > 0 else 0,  # 0: the time of producing
+                    on_delivery=self._delivery_report,
+                )
                 return
             except BufferError:  # local queue full: serve delivery reports, then retry
                 self.producer.poll(0.1)
 
+    def _output_of(self, tp: tuple[str, int]) -> tuple[str, int, tuple[tuple[str, bytes], ...]]:
+        """Per source partition: target topic, target partition (-1: the partitioner picks it from
+        the masked key) and the coordinate headers that do not change from record to record."""
+        topic, partition = tp
+        partition_out = partition if self.config.partitioning == "source" else PARTITION_BY_KEY
+        headers = ((SOURCE_HEADERS[0], topic.encode()), (SOURCE_HEADERS[1], str(partition).encode()))
+        return self._route(topic), partition_out, headers
+
     def _blocked(self, msg: Message, where: Coordinates, outcome: Blocked) -> None:
         reason = outcome.reason
-        self.metrics.records_blocked.labels(where.topic, reason.code.value).inc()
         fields = blocked_fields(where, reason)
         if self.config.on_blocked == "stop":
             log.error("record blocked; stopping (on_blocked: stop)", extra={"fields": fields})
+            self.metrics.records_blocked.labels(where.topic, reason.code.value).inc()  # the run ends here
             self._abort("blocked record")
-            raise BlockedRecordStop(
-                f"record blocked at {where.topic}/{where.partition}/{where.offset}: {reason.describe()}; "
+            consequence = (
                 "nothing of its transaction was committed"
+                if self.transactional
+                else "it was not produced and offsets from its batch on were not committed"
+            )
+            raise BlockedRecordStop(
+                f"record blocked at {where.topic}/{where.partition}/{where.offset}: {reason.describe()}; {consequence}"
             )
         log.warning("record blocked; skipped (on_blocked: skip)", extra={"fields": fields})
+        if self.txn is not None:
+            self.txn.blocked[(where.topic, reason.code.value)] += 1
         if self.quarantine is not None and self.config.quarantine_topic:
             self.quarantine.produce(
                 self.config.quarantine_topic,
                 key=msg.key(),
                 value=msg.value(),
                 headers=[*(msg.headers() or []), ("streammask.blocked", reason.code.value.encode())],
+                on_delivery=self._on_quarantine_delivery,
             )
 
     def _route(self, topic: str) -> str:
         target = self._routes.get(topic)
         if target is None:
-            target = self.config.route(topic)
-            if target is None:
-                raise UnroutedTopic(f"no route maps source topic {topic}; add a `routing` entry for it")
-            if target == topic and self.config.same_cluster:
-                raise UnroutedTopic(
-                    f"route maps {topic} onto itself on the same cluster; it would overwrite the source"
-                )
-            self._routes[topic] = target
+            target = self._routes[topic] = self.config.target_topic(topic)
         return target
 
     def _on_delivery(self, err: KafkaError | None, msg: Message) -> None:
         if err is not None and self._delivery_error is None:
             self._delivery_error = err
 
+    def _on_quarantine_delivery(self, err: KafkaError | None, msg: Message) -> None:
+        if err is not None and self._quarantine_error is None:
+            self._quarantine_error = err
+
+    def _flush_quarantine(self) -> None:
+        """Blocked records skipped in this transaction must be in the quarantine topic before the
+        transaction commits past them; otherwise they would be nowhere."""
+        if self.quarantine is None:
+            return
+        remaining = self.quarantine.flush(TXN_TIMEOUT_S)
+        err, self._quarantine_error = self._quarantine_error, None
+        if remaining or err is not None:
+            raise QuarantineFailed(
+                f"blocked records not written to quarantine topic {self.config.quarantine_topic} "
+                f"({remaining} pending, error {err.name() if err else '-'}); the transaction is aborted"
+            )
+
     # -- transactions -------------------------------------------------------------------------------
 
-    def _begin(self) -> None:
+    def _begin(self) -> Transaction:
         if self.transactional:
             self.producer.begin_transaction()
         counts = AuditCounts(self.setup.loaded.sha256, self.setup.key.key_id)
         self.txn = Transaction(TransactionAudit(counts), self.clock())
+        return self.txn
 
-    def _commit(self) -> None:
+    def _commit(self) -> set[tuple[str, int]] | None:
+        """Commit the open transaction. On an abort, the consumer is rewound to the transaction's
+        first records; returns the partitions rewound then (None when committed)."""
         txn = self.txn
         if txn is None:
-            return
+            return None
         started = self.clock()
         offsets = txn.audit.next_offsets()
         tps = [TopicPartition(t, p, o) for (t, p), o in offsets.items()]
@@ -339,8 +368,7 @@ class Proxy:
                 key=checkpoint.audit_head_key(self.config.group_id, self.config.instance_id),
                 value=checkpoint.encode_audit_head(record["sequence"], record["hash"]),
             )
-            if self.quarantine is not None:
-                self.quarantine.flush(TXN_TIMEOUT_S)
+            self._flush_quarantine()
             if self.transactional:
                 self._commit_transaction()
             else:
@@ -356,13 +384,12 @@ class Proxy:
                         f"{self.consecutive_aborts} transactions in a row aborted, the last with {err.name()}: "
                         f"{err.str()}; check that the target topics exist and the producer may write them"
                     ) from None
-                self._rewind()
-                return
+                return self._rewind(txn)
             raise
         self.txn = None
         self.consecutive_aborts = 0
         self.audit_seq, self.audit_prev = record["sequence"], record["hash"]
-        self.committed.update(offsets)
+        self._committed_next.update(offsets)
         now_wall = time.time()
         self._publish_counts(txn)
         self.metrics.transactions.labels("committed").inc()
@@ -373,15 +400,18 @@ class Proxy:
             self.metrics.end_to_end_delay.observe(max(0.0, now_wall - ts_ms / 1000))
         if not self.config.same_cluster or not self.transactional:
             self.consumer.commit(offsets=tps, asynchronous=True)  # for lag tools; checkpoints are the truth
+        return None
 
     def _publish_counts(self, txn: Transaction) -> None:
         """Counters count committed work: per transaction, not per record (cheaper, and an aborted
         batch that is re-read is not counted twice)."""
         m = self.metrics
-        for topic, n in txn.topics_in.items():
+        for topic, n in txn.audit.records_by_topic().items():
             m.records_in.labels(topic).inc(n)
         for topic, n in txn.topics_out.items():
             m.records_out.labels(topic).inc(n)
+        for (topic, code), n in txn.blocked.items():
+            m.records_blocked.labels(topic, code).inc(n)
         by_strategy: Counter[tuple[str, str]] = Counter()
         for stats, n in txn.audit.counts.columns.items():
             by_strategy[(stats.table, stats.strategy)] += n
@@ -422,16 +452,25 @@ class Proxy:
                 return
         self.metrics.transactions.labels("aborted").inc()
 
-    def _rewind(self) -> None:
-        """After an abort: seek every assigned partition back to its last committed position."""
-        for topic, partition in self._assigned:
-            offset = self.committed.get((topic, partition))
-            if offset is not None:
+    def _rewind(self, txn: Transaction) -> set[tuple[str, int]]:
+        """After an abort: seek each partition of the aborted transaction back to its first record
+        there, so the batch is re-read (and re-masked byte-identically). Returns those partitions."""
+        rewound = set()
+        for (topic, partition), offsets in txn.audit.ranges.items():
+            if (topic, partition) in self._assigned:
+                self.consumer.seek(TopicPartition(topic, partition, offsets.first))
+                rewound.add((topic, partition))
+        return rewound
+
+    def _rewind_rest(self, rest: list[Message], rewound: set[tuple[str, int]]) -> None:
+        """Records fetched after an abort that were not processed: seek their partitions back to them."""
+        for msg in rest:
+            topic, partition, offset = msg.topic(), msg.partition(), msg.offset()
+            if msg.error() is not None or topic is None or partition is None or offset is None:
+                continue
+            if (topic, partition) not in rewound and (topic, partition) in self._assigned:
                 self.consumer.seek(TopicPartition(topic, partition, offset))
-            else:
-                committed = self.consumer.committed([TopicPartition(topic, partition)], TXN_TIMEOUT_S)[0]
-                if committed.offset >= 0:
-                    self.consumer.seek(committed)
+                rewound.add((topic, partition))
 
     # -- rebalances ---------------------------------------------------------------------------------
 
@@ -442,7 +481,6 @@ class Proxy:
                 next_offset = state.offsets.get((tp.topic, tp.partition))
                 if next_offset is not None:
                     tp.offset = next_offset
-                    self.committed[(tp.topic, tp.partition)] = next_offset
         consumer.assign(partitions)
         self._assigned = {(tp.topic, tp.partition) for tp in partitions}
         self.metrics.assigned_partitions.set(len(self._assigned))
@@ -459,15 +497,22 @@ class Proxy:
                     extra={"fields": {"error": str(exc.args[0].name())}},
                 )
                 self._abort("revoke")
-        consumer.unassign()
-        self._assigned = set()
-        self.metrics.assigned_partitions.set(0)
+        self._unassign(consumer)
         log.info("partitions revoked", extra={"fields": {"count": len(partitions)}})
 
     def _on_lost(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         self._abort("partitions lost")  # another member owns them now: never commit for them
+        self._unassign(consumer)
+        log.warning("partitions lost", extra={"fields": {"count": len(partitions)}})
+
+    def _unassign(self, consumer: Consumer) -> None:
+        """Forget everything about the partitions given up: their next owner may move them on."""
         consumer.unassign()
+        for topic, partition in self._assigned:
+            with contextlib.suppress(KeyError):
+                self.metrics.consumer_lag.remove(topic, str(partition))
         self._assigned = set()
+        self._committed_next.clear()
         self.metrics.assigned_partitions.set(0)
 
     # -- checkpoints and lag ------------------------------------------------------------------------
@@ -479,12 +524,21 @@ class Proxy:
         return state
 
     def _on_stats(self, stats_json: str) -> None:
+        """Consumer lag per assigned partition, from librdkafka's statistics: the partition's end (the
+        last stable offset, as a read_committed consumer sees it) minus the committed position. The
+        position is the proxy's own: offsets committed through the transaction do not show in the
+        consumer's statistics."""
         try:
             stats = orjson.loads(stats_json)
         except orjson.JSONDecodeError:
             return
         for topic, tstats in (stats.get("topics") or {}).items():
             for pid, pstats in (tstats.get("partitions") or {}).items():
-                lag = pstats.get("consumer_lag", -1)
-                if pid != "-1" and isinstance(lag, int) and lag >= 0 and (topic, int(pid)) in self._assigned:
-                    self.metrics.consumer_lag.labels(topic, pid).set(lag)
+                if pid == "-1" or (topic, int(pid)) not in self._assigned:
+                    continue
+                end = pstats.get("ls_offset", -1)
+                if not isinstance(end, int) or end < 0:
+                    end = pstats.get("hi_offset", -1)
+                position = self._committed_next.get((topic, int(pid)), pstats.get("committed_offset", -1))
+                if isinstance(end, int) and isinstance(position, int) and end >= 0 and position >= 0:
+                    self.metrics.consumer_lag.labels(topic, pid).set(max(0, end - position))

@@ -15,6 +15,7 @@ from __future__ import annotations
 import array
 import re
 import sys
+from operator import getitem
 from typing import Any, ClassVar, Literal
 
 from pydantic import Field
@@ -30,6 +31,7 @@ from streammask.strategies.base import (
     b64decode,
     encode_unscaled,
     expect_type,
+    memoized_str,
 )
 from streammask.strategies.charclass import DIGITS, any_alphabet, ascii_alphabet, luhn_valid
 from streammask.types import ColumnType, Kind
@@ -60,16 +62,28 @@ def _spread(alpha: str) -> str:
     return table
 
 
-class _TablesByChar(dict[str, "str | None"]):
-    """Character -> its spread class table, or None for characters that are kept (punctuation…)."""
+class _Kept:
+    """Stands in for the class table of a character that is kept (punctuation…): every slot gives it back."""
+
+    __slots__ = ("_ch",)
+
+    def __init__(self, ch: str) -> None:
+        self._ch = ch
+
+    def __getitem__(self, slot: int) -> str:
+        return self._ch
+
+
+class _TablesByChar(dict[str, "str | _Kept"]):
+    """Character -> its spread class table, or a ``_Kept`` for characters that are kept."""
 
     def __init__(self, hex_only: bool) -> None:
         super().__init__()
         self.hex_only = hex_only
 
-    def __missing__(self, ch: str) -> str | None:
+    def __missing__(self, ch: str) -> str | _Kept:
         alpha = ascii_alphabet(ch, True) if self.hex_only else any_alphabet(ch)
-        table = None if alpha is None else _spread(alpha)
+        table = _Kept(ch) if alpha is None else _spread(alpha)
         if len(self) < 100_000:
             self[ch] = table
         return table
@@ -92,14 +106,10 @@ def _mask_chars(prf: Prf, seed: bytes, text: str, keep_prefix: int, keep_suffix:
     if end <= keep_prefix:
         return text
     tables = _TABLES_HEX if hex_only else _TABLES_ANY
-    slots = _slots(prf.stream(seed, 2 * len(text)))
+    slots = _slots(prf.stream(seed, 2 * len(text)))  # one slot per character of text
     if keep_prefix == 0 and keep_suffix == 0:
-        pairs = zip(text, slots, strict=True)
-        return "".join([ch if (table := tables[ch]) is None else table[slot] for ch, slot in pairs])
-    masked = [
-        ch if (table := tables[ch]) is None else table[slot]
-        for ch, slot in zip(text[keep_prefix:end], slots[keep_prefix:end], strict=True)
-    ]
+        return "".join(map(getitem, map(tables.__getitem__, text), slots))  # table[slot], char by char, in C
+    masked = map(getitem, map(tables.__getitem__, text[keep_prefix:end]), slots[keep_prefix:end])
     return text[:keep_prefix] + "".join(masked) + text[end:]
 
 
@@ -148,8 +158,7 @@ class FormatPreserve(AcceptsKinds):
         mode = "text" if hex_only else options.mode
         keep_prefix, keep_suffix = options.keep_prefix, options.keep_suffix
 
-        def preserve_str(value: Any, row: RowContext) -> Any:
-            expect_type(value, str, column, name)
+        def preserve(value: str) -> str:
             seed = value.encode("utf-8", "surrogatepass")
             m = mode
             if m == "auto":
@@ -165,7 +174,7 @@ class FormatPreserve(AcceptsKinds):
                 masked = _fix_luhn(masked, keep_suffix)
             return masked
 
-        return preserve_str
+        return memoized_str(preserve, column, name)
 
 
 def _looks_like_card(value: str) -> bool:

@@ -7,6 +7,7 @@ use ``tokenize`` or ``format-preserve`` for unique columns.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any, ClassVar, Literal
 
 from pydantic import field_validator
@@ -14,11 +15,9 @@ from pydantic import field_validator
 from streammask import fakes
 from streammask.strategies.base import (
     CompileContext,
-    Memo,
-    RowContext,
     StrategyOptions,
     Transform,
-    expect_type,
+    memoized_str,
 )
 from streammask.types import ColumnType, Kind
 
@@ -72,16 +71,16 @@ class Replace:
             out: str = pick(digest(value.encode("utf-8", "surrogatepass")))
             return out[:max_len] if max_len else out
 
-        memo = Memo(fake)
-        lookup = memo.lookup
+        return memoized_str(fake, column, name)
 
-        def replace(value: Any, row: RowContext) -> Any:
-            if value.__class__ is not str:
-                expect_type(value, str, column, name)
-            hit = lookup(value)
-            return hit if hit is not None else memo(value)
 
-        return replace
+def build_pools(specs: Iterable[StrategyOptions]) -> None:
+    """Build the pools the ``replace`` columns among ``specs`` draw from, now rather than at their
+    first record (a pool takes Faker a moment to build)."""
+    for spec in specs:
+        if isinstance(spec, ReplaceOptions):
+            for kind in (spec.kind,) if spec.kind in fakes.POOL_KINDS else ("first_name", "last_name"):
+                fakes.pool(spec.locale, kind)
 
 
 def _index(digest: bytes, slot: int, n: int) -> int:

@@ -18,6 +18,7 @@ from streammask.errors import MaskingError
 from streammask.strategies.base import (
     AcceptsKinds,
     CompileContext,
+    Memo,
     RowContext,
     StrategyOptions,
     Transform,
@@ -49,28 +50,31 @@ class Shift(AcceptsKinds):
         max_days = options.max_days
         prf = ctx.prf(f"shift:{ctx.entity_domain(entity)}:{max_days}")
         name = ctx.column
-        offsets: dict[Any, int] = {}
+        below = prf.below
+        span = 2 * max_days
+
+        def derive(raw: Any) -> int:
+            n = below(_NULL_ENTITY if raw is None else canonical_bytes(raw), span)
+            return n - max_days if n < max_days else n - max_days + 1
+
+        offsets = Memo(derive)  # one entity's dates come together (before, after, key): derive once
+        cached = offsets.lookup
 
         def offset_days(row: RowContext) -> int:
-            found, raw = row.lookup(entity)
-            if not found:
+            for raw_row in row.rows:  # RowContext.lookup, inlined: once per date of every row
+                if raw_row is not None and entity in raw_row:
+                    raw = raw_row[entity]
+                    break
+            else:
                 raise MaskingError(
                     f"shift entity column {entity!r} is not in the event (add it to the message key "
                     "or use REPLICA IDENTITY FULL)",
                     column=name,
                 )
-            cache_key = raw if raw.__class__ is int or raw.__class__ is str else None
-            if cache_key is not None:
-                cached = offsets.get(cache_key)
-                if cached is not None:
-                    return cached
-            n = prf.below(_NULL_ENTITY if raw is None else canonical_bytes(raw), 2 * max_days)
-            days = n - max_days if n < max_days else n - max_days + 1
-            if cache_key is not None:
-                if len(offsets) > 65_536:
-                    offsets.clear()
-                offsets[cache_key] = days
-            return days
+            if raw.__class__ is not int and raw.__class__ is not str:
+                return derive(raw)  # only exact ints and strings are memo keys (True == 1 as a key)
+            days: int | None = cached(raw)
+            return offsets.fill(raw) if days is None else days
 
         kind = column.kind
         if kind is Kind.DATE:

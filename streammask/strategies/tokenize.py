@@ -46,14 +46,18 @@ def integer_tokenizer(ctx: CompileContext, domain: str) -> Callable[[int], int]:
         for i, (lo, hi) in enumerate(BANDS)
     ]
 
+    # band edges are powers of two: a magnitude's bit length alone tells its band
+    by_bits = tuple(next(band for band in perms if (1 << bits) - 1 < band[1]) for bits in range(64))
+
     def token(v: int) -> int:
         w = v if v >= 0 else -v - 1
-        for lo, hi, pos, neg in perms:
-            if w < hi:
-                if v >= 0:
-                    return lo + pos.encrypt(w - lo)
-                return -(lo + neg.encrypt(w - lo)) - 1
-        raise MaskingError("integer outside the 64-bit range")
+        bits = w.bit_length()
+        if bits >= len(by_bits):
+            raise MaskingError("integer outside the 64-bit range")
+        lo, _, pos, neg = by_bits[bits]
+        if v >= 0:
+            return lo + pos.encrypt(w - lo)
+        return -(lo + neg.encrypt(w - lo)) - 1
 
     return token
 
@@ -119,7 +123,7 @@ class Tokenize(AcceptsKinds):
                     return hit
                 if not lo <= value <= hi:
                     raise MaskingError(f"value outside {column.connect_type} range", column=name)
-                return memo(value)
+                return memo.fill(value)
 
             return tokenize_int
         if kind in (Kind.STRING, Kind.UUID):

@@ -1,0 +1,76 @@
+"""Audit records: the published JSON Schema, and a hash chain that exposes altered or removed records."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+
+from streammask.audit import AuditCounts
+from streammask.outcome import BlockCode, Blocked, BlockReason, Coordinates, EventKind, Masked
+from streammask.plan import ColumnStats
+from streammask.proxy.audit_record import GENESIS, TransactionAudit, build_record, verify_chain
+
+SCHEMA = json.loads((Path(__file__).resolve().parent.parent / "schemas" / "audit-record.schema.json").read_text())
+
+
+def transaction(first: int) -> TransactionAudit:
+    audit = TransactionAudit(AuditCounts("a" * 64, "k1"))
+    for offset in (first + 2, first, first + 1):  # ranges do not depend on arrival order
+        where = Coordinates("db.public.t", 0, offset)
+        audit.consumed((where.topic, where.partition), offset)
+        if offset == first + 1:
+            audit.counts.add(where, Blocked(BlockReason(BlockCode.UNCLASSIFIED_COLUMN, "not in policy",
+                                                        "public.t", "ssn"), EventKind.CHANGE, "c"))
+        else:
+            audit.counts.add(where, Masked(b"k", b"v", [], EventKind.CHANGE, "public.t", "c",
+                                           [ColumnStats("public.t", "email", "hash")]))
+    return audit
+
+
+def chain(n: int) -> list[dict[str, Any]]:
+    records, prev = [], GENESIS
+    for i in range(n):
+        rec = build_record(transaction(10 * i), instance="i1", sequence=i + 1, prev_hash=prev, group_id="g")
+        records.append(rec)
+        prev = rec["hash"]
+    return records
+
+
+def test_record_matches_the_schema_and_its_content() -> None:
+    [rec] = chain(1)
+    jsonschema.validate(rec, SCHEMA)
+    assert rec["source_ranges"] == [{"topic": "db.public.t", "partition": 0, "first_offset": 0, "last_offset": 2}]
+    assert rec["records"] == {"in": 3, "out": 2, "blocked": 1}
+    assert rec["tables"]["public.t"]["columns"] == {"email": {"strategy": "hash", "values_masked": 2}}
+    assert rec["blocked"][0]["offset"] == 1 and rec["blocked"][0]["column"] == "ssn"
+    assert transaction(5).next_offsets() == {("db.public.t", 0): 8}
+
+
+def test_verify_chain_accepts_an_intact_chain_in_any_order() -> None:
+    records = chain(4)
+    assert verify_chain(records[::-1]) == []
+
+
+def test_verify_chain_detects_an_altered_record() -> None:
+    records = chain(3)
+    records[1]["records"]["blocked"] = 0
+    assert verify_chain(records) == ["record 2: hash does not match its content"]
+
+
+def test_verify_chain_detects_a_removed_record() -> None:
+    records = chain(3)
+    del records[1]
+    assert verify_chain(records) == ["record 3: prev_hash does not match record 1"]
+
+
+def test_verify_chain_detects_a_rehashed_forgery() -> None:
+    records = chain(3)
+    forged = dict(records[1], instance="mallory")
+    from streammask.proxy.audit_record import record_hash
+
+    forged["hash"] = record_hash(forged)
+    records[1] = forged
+    assert verify_chain(records) == ["record 3: prev_hash does not match record 2"]

@@ -1,0 +1,43 @@
+"""Checkpoint records: encode → apply round trip, latest value wins, other groups ignored."""
+
+from __future__ import annotations
+
+from streammask.proxy import checkpoint
+from streammask.proxy.checkpoint import CheckpointState
+
+
+def state_of(group: str, records: list[tuple[bytes | None, bytes | None]]) -> CheckpointState:
+    state = CheckpointState.empty()
+    for key, value in records:
+        state.apply(group, key, value)
+    return state
+
+
+def test_round_trip_latest_wins_and_other_groups_are_ignored() -> None:
+    t = "db.public.customers"
+    records: list[tuple[bytes | None, bytes | None]] = [
+        (checkpoint.offsets_key("g", t, 0), checkpoint.encode_offset(t, 0, 5, "i1")),
+        (checkpoint.offsets_key("g", t, 1), checkpoint.encode_offset(t, 1, 9, "i1")),
+        (checkpoint.offsets_key("g", t, 0), checkpoint.encode_offset(t, 0, 7, "i2")),
+        (checkpoint.offsets_key("other", t, 0), checkpoint.encode_offset(t, 0, 99, "x")),
+        (checkpoint.audit_head_key("g", "i1"), checkpoint.encode_audit_head(3, "ab" * 32)),
+        (checkpoint.audit_head_key("other", "i1"), checkpoint.encode_audit_head(8, "cd" * 32)),
+        (checkpoint.offsets_key("g", "db.public.orders", 0), None),  # a compaction tombstone
+        (None, b"{}"),
+    ]
+    state = state_of("g", records)
+    assert state.offsets == {(t, 0): 7, (t, 1): 9}
+    assert state.audit_heads == {"i1": (3, "ab" * 32)}
+
+
+def test_instance_ids_with_slashes_keep_their_audit_head() -> None:
+    state = state_of("g", [(checkpoint.audit_head_key("g", "pod/7"), checkpoint.encode_audit_head(2, "00" * 32))])
+    assert state.audit_heads == {"pod/7": (2, "00" * 32)}
+
+
+def test_a_group_whose_id_contains_a_slash_does_not_leak_into_its_prefix_group() -> None:
+    records: list[tuple[bytes | None, bytes | None]] = [
+        (checkpoint.offsets_key("a/b", "t", 0), checkpoint.encode_offset("t", 0, 42, "i")),
+    ]
+    assert state_of("a", records).offsets == {}
+    assert state_of("a/b", records).offsets == {("t", 0): 42}

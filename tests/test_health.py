@@ -1,0 +1,86 @@
+"""Health on the injected clock, and the metrics port on an ephemeral port."""
+
+from __future__ import annotations
+
+import re
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from streammask.proxy.http import Health, MetricsServer
+from streammask.proxy.metrics import Metrics
+
+README = Path(__file__).resolve().parent.parent / "README.md"
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_alive_until_the_loop_stops_beating() -> None:
+    clock = Clock()
+    health = Health(stall_after_s=60.0, clock=clock)
+    clock.now += 59.9
+    assert health.alive()
+    clock.now += 0.2
+    assert not health.alive()
+    health.beat()
+    assert health.alive()
+
+
+@pytest.fixture
+def served() -> Iterator[tuple[str, Health, Clock, Metrics]]:
+    clock = Clock()
+    health, metrics = Health(clock=clock), Metrics()
+    server = MetricsServer("127.0.0.1", 0, metrics.registry, health)
+    server.start()
+    try:
+        yield f"http://127.0.0.1:{server.port}", health, clock, metrics
+    finally:
+        server.stop()
+
+
+def get(url: str) -> tuple[int, bytes]:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as resp:
+            return resp.status, resp.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read()
+
+
+def test_healthz_and_readyz_follow_the_state(served: tuple[str, Health, Clock, Metrics]) -> None:
+    base, health, clock, _ = served
+    assert get(base + "/healthz") == (200, b"ok\n")
+    assert get(base + "/readyz") == (503, b"not ready\n")
+    health.ready = True
+    assert get(base + "/readyz") == (200, b"ready\n")
+    clock.now += 61
+    assert get(base + "/healthz") == (503, b"stalled\n")
+    assert get(base + "/readyz")[0] == 503
+    assert get(base + "/nope")[0] == 404
+
+
+def test_metrics_serves_every_documented_metric(served: tuple[str, Health, Clock, Metrics]) -> None:
+    base, _, _, metrics = served
+    metrics.records_in.labels("t").inc()
+    metrics.records_out.labels("t").inc()
+    metrics.records_blocked.labels("t", "unknown-table").inc()
+    metrics.values_masked.labels("public.t", "hash").inc()
+    metrics.transactions.labels("committed").inc()
+    metrics.consumer_lag.labels("t", "0").set(1)
+    metrics.policy_info.labels("i", "0" * 64, "k").set(1)
+    status, body = get(base + "/metrics")
+    assert status == 200
+    exposed = set(re.findall(r"^# TYPE (\S+) (\S+)$", body.decode(), re.M))
+    documented = re.findall(r"^\| `(streammask_[a-z_]+)` \| (counter|gauge|histogram) \|", README.read_text(), re.M)
+    assert len(documented) == 12
+    for name, kind in documented:
+        assert (name, kind) in exposed, name
+        assert re.search(rf"^{name}(\{{|_bucket|_sum|_count| )", body.decode(), re.M), name

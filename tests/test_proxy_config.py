@@ -1,0 +1,134 @@
+"""The proxy's config file: validation with file and line, reserved properties, ${ENV}, routing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from streammask.errors import ConfigError
+from streammask.proxy.config import RESERVED, ProxyConfig, UnroutedTopic, load_config
+
+BASE = """\
+source:
+  bootstrap.servers: prod:9092
+topics: [dbserver1.public.customers]
+routing:
+  - {match: 'dbserver1\\.(.*)', to: 'staging.\\1'}
+policy: policies/p.yaml
+"""
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "streammask.yaml"
+    path.write_text(text)
+    return path
+
+
+def problems(path: Path) -> list[tuple[str | None, int | None, str]]:
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    return [(p.file, p.line, p.message) for p in info.value.problems]
+
+
+def test_valid_config_resolves_the_policy_beside_the_file(tmp_path: Path) -> None:
+    config, policy = load_config(write(tmp_path, BASE))
+    assert policy == tmp_path / "policies" / "p.yaml"
+    assert config.same_cluster and config.target_props == config.source
+    assert config.route("dbserver1.public.customers") == "staging.public.customers"
+    assert config.route("other.topic") is None
+
+
+def test_a_field_error_names_file_and_line(tmp_path: Path) -> None:
+    path = write(tmp_path, BASE + "on_blocked: drop\nbatch: {max_records: 0}\n")
+    found = problems(path)
+    assert (str(path), 7, found[0][2]) == found[0] and "on_blocked" in found[0][2]
+    assert found[1][:2] == (str(path), 8) and "max_records" in found[1][2]
+
+
+@pytest.mark.parametrize("prop", sorted(RESERVED))
+def test_reserved_properties_are_rejected_on_either_side(tmp_path: Path, prop: str) -> None:
+    for side in ("source", "target"):
+        text = BASE + "target:\n  bootstrap.servers: qa:9092\n" if side == "target" else BASE
+        text = text.replace(f"{side}:\n  bootstrap.servers:", f"{side}:\n  {prop}: x\n  bootstrap.servers:")
+        [(file, _, message)] = problems(write(tmp_path, text))
+        assert file is not None and f"`{side}` sets {prop}" in message
+
+
+def test_a_reserved_property_error_names_its_line(tmp_path: Path) -> None:
+    path = write(tmp_path, BASE.replace("  bootstrap.servers: prod:9092\n",
+                                        "  bootstrap.servers: prod:9092\n  group.id: mine\n"))
+    [(_, line, _)] = problems(path)
+    assert line == 3
+
+
+def test_env_references_are_expanded_and_missing_ones_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    secrets = "  sasl.password: ${SM_TEST_PW}\n  sasl.username: u-${SM_TEST_USER}\n"
+    text = BASE.replace("  bootstrap.servers: prod:9092\n", "  bootstrap.servers: prod:9092\n" + secrets)
+    path = write(tmp_path, text)
+    monkeypatch.delenv("SM_TEST_PW", raising=False)
+    monkeypatch.delenv("SM_TEST_USER", raising=False)
+    messages = [m for _, _, m in problems(path)]
+    assert messages == ["config.source.sasl.password: environment variable SM_TEST_PW is not set",
+                        "config.source.sasl.username: environment variable SM_TEST_USER is not set"]
+    monkeypatch.setenv("SM_TEST_PW", "s3cret")
+    monkeypatch.setenv("SM_TEST_USER", "bob")
+    config, _ = load_config(path)
+    assert config.source["sasl.password"] == "s3cret" and config.source["sasl.username"] == "u-bob"
+
+
+def test_routing_first_match_wins_and_expands_groups() -> None:
+    config = ProxyConfig.model_validate({
+        "source": {"bootstrap.servers": "p:1"}, "topic_pattern": r"db\..*", "policy": "p.yaml",
+        "routing": [{"match": r"db\.public\.(.*)", "to": r"qa.\1.v1"}, {"match": r"db\.(.*)", "to": r"other.\1"}],
+    })
+    assert config.route("db.public.customers") == "qa.customers.v1"
+    assert config.route("db.inventory.items") == "other.inventory.items"
+    assert config.route("xdb.public.customers") is None  # the match is over the whole topic
+
+
+def test_invalid_route_regex_is_rejected(tmp_path: Path) -> None:
+    [(_, line, message)] = problems(write(tmp_path, BASE.replace("'dbserver1\\.(.*)'", "'dbserver1\\.(.*'")))
+    assert line == 5 and "not a valid regular expression" in message
+
+
+@pytest.mark.parametrize(("edit", "expected"), [
+    (("topics: [dbserver1.public.customers]\n", ""), "exactly one of `topics`"),
+    (("topics: [dbserver1.public.customers]\n", "topics: [a]\ntopic_pattern: 'a.*'\n"), "exactly one of `topics`"),
+    (("policy:", "quarantine_topic: q\npolicy:"), "quarantine_topic only applies with on_blocked: skip"),
+    (("  bootstrap.servers: prod:9092\n", "  client.id: x\n"), "`source` needs `bootstrap.servers`"),
+    (("topics: [dbserver1.public.customers]\n", "topic_pattern: '('\n"), "topic_pattern is not a valid regular"),
+])
+def test_model_rules(tmp_path: Path, edit: tuple[str, str], expected: str) -> None:
+    messages = " | ".join(m for _, _, m in problems(write(tmp_path, BASE.replace(*edit))))
+    assert expected in messages
+
+
+def test_quarantine_with_skip_is_accepted(tmp_path: Path) -> None:
+    config, _ = load_config(write(tmp_path, BASE + "on_blocked: skip\nquarantine_topic: q\n"))
+    assert config.quarantine_topic == "q"
+
+
+def test_a_target_with_another_bootstrap_is_cross_cluster(tmp_path: Path) -> None:
+    config, _ = load_config(write(tmp_path, BASE + "target:\n  bootstrap.servers: qa:9092\n"))
+    assert not config.same_cluster and config.target_props == {"bootstrap.servers": "qa:9092"}
+
+
+def test_a_cooperative_assignor_is_rejected_at_its_line(tmp_path: Path) -> None:
+    servers = "  bootstrap.servers: prod:9092\n"
+    path = write(tmp_path, BASE.replace(servers, servers + "  partition.assignment.strategy: cooperative-sticky\n"))
+    [(file, line, message)] = problems(path)
+    assert (file, line) == (str(path), 3) and "cooperative rebalancing is not supported" in message
+
+
+def test_own_topics_are_never_sources_and_patterns_match_whole_names(tmp_path: Path) -> None:
+    text = BASE.replace("topics: [dbserver1.public.customers]", "topic_pattern: 'dbserver1\\..*'")
+    config, _ = load_config(write(tmp_path, text + "on_blocked: skip\nquarantine_topic: dbserver1.quarantine\n"))
+    assert config.subscription() == ["^(dbserver1\\..*)$"]
+    assert config.matches("dbserver1.public.customers") and not config.matches("xdbserver1.public.customers")
+    assert config.target_topic("dbserver1.public.customers") == "staging.public.customers"
+    for own in ("dbserver1.quarantine", "streammask.audit", "streammask.checkpoints"):
+        with pytest.raises(UnroutedTopic, match="streammask writes itself"):
+            config.target_topic(own)
+    with pytest.raises(UnroutedTopic, match="no route maps"):
+        config.target_topic("other.topic")
