@@ -40,7 +40,7 @@ from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from core_throughput import POLICY, iter_events  # noqa: E402
 
-from streammask.proxy.clients import admin, ensure_topics, source_consumer, target_producer  # noqa: E402
+from streammask.proxy.clients import admin, ensure_topics, fetch, source_consumer, target_producer  # noqa: E402
 from streammask.proxy.config import KafkaProps, ProxyConfig  # noqa: E402
 from streammask.proxy.local_broker import LocalBroker, free_port  # noqa: E402
 
@@ -188,7 +188,7 @@ def plain_worker(config_json: str, source: str, target: str, total: int) -> int:
         in_txn, records = False, 0
 
     while done < total:
-        for msg in consumer.consume(num_messages=500, timeout=0.1):
+        for msg in fetch(consumer):  # the proxy's own fetch: what is queued, waiting only when nothing is
             err = msg.error()
             if err is not None:
                 if err.code() != KafkaError._PARTITION_EOF:

@@ -153,7 +153,9 @@ class FakeConsumer:
     # -- scripting -------------------------------------------------------------------------------
 
     def then(self, *hooks: Callable[[], None]) -> None:
-        """Run each hook before one later ``consume`` call, in order."""
+        """Run each hook before one later fetch, in order. The proxy fetches (``clients.fetch``) with a
+        non-blocking ``consume`` and, only when that returned nothing, a waiting one: a fetch starts
+        with a ``consume`` of timeout 0."""
         self.hooks.extend(hooks)
 
     def revoke(self) -> None:
@@ -183,7 +185,7 @@ class FakeConsumer:
     def consume(self, num_messages: int = 1, timeout: float = -1) -> list[FakeMessage]:
         if self.closed:
             raise RuntimeError("Consumer closed")
-        if self.hooks:
+        if self.hooks and timeout == 0:
             self.hooks.popleft()()
         if not self.positions and self._subscription is not None and not self.closed:
             partitions = self._subscribed_partitions()
@@ -199,7 +201,10 @@ class FakeConsumer:
                 if offset >= position and len(out) < limit:
                     out.append(msg)
                     self.positions[(topic, partition)] = offset + 1
-        self._empty_fetches = 0 if out else self._empty_fetches + 1
+        if out:
+            self._empty_fetches = 0
+        elif timeout != 0:  # a waiting consume that got nothing: the fetch found nothing
+            self._empty_fetches += 1
         if self._empty_fetches >= 2 and not self.hooks and self.on_idle is not None:
             self.on_idle()
         return out

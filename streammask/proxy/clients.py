@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka import Consumer, Message, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic
 
@@ -78,6 +78,14 @@ def target_reader(config: ProxyConfig) -> Consumer:
     props["isolation.level"] = "read_committed"
     props["auto.offset.reset"] = "earliest"
     return Consumer(props)
+
+
+def fetch(consumer: Consumer, max_records: int = 500, wait_s: float = 0.1) -> list[Message]:
+    """Up to ``max_records`` records: those already fetched, at once; only when there are none, wait
+    up to ``wait_s`` for some. (``consume(n, t)`` alone waits until it has all ``n`` or ``t`` has passed,
+    idling with records in hand whenever fewer than ``n`` are queued.)"""
+    messages: list[Message] = consumer.consume(max_records, 0)
+    return messages or consumer.consume(max_records, wait_s)
 
 
 def admin(props: KafkaProps) -> AdminClient:

@@ -38,6 +38,7 @@ from streammask.proxy.audit_record import GENESIS, TransactionAudit, build_recor
 from streammask.proxy.clients import (
     admin,
     ensure_topics,
+    fetch,
     quarantine_producer,
     read_to_end,
     source_consumer,
@@ -185,7 +186,7 @@ class Proxy:
         try:
             while not stop.is_set():
                 self.health.beat()
-                messages = self.consumer.consume(num_messages=500, timeout=0.1)
+                messages = fetch(self.consumer)
                 for i, msg in enumerate(messages):
                     self._submit(msg)
                     if self.txn is not None and self.txn.records >= self.policy.max_records:
