@@ -146,7 +146,6 @@ class Proxy:
         self.audit_seq = 0
         self.audit_prev = GENESIS
         self.consecutive_aborts = 0
-        self._routes: dict[str, str] = {}
         self._outputs: dict[tuple[str, int], tuple[str, int, tuple[tuple[str, bytes], ...]]] = {}
         self._assigned: set[tuple[str, int]] = set()
         self._committed_next: dict[tuple[str, int], int] = {}  # next source offset, as this instance committed it
@@ -164,7 +163,7 @@ class Proxy:
         build the ``replace`` pools (so the first transaction does not wait for them)."""
         build_pools(f for t in self.setup.loaded.policy.tables.values() for f in t.fields.values())
         for topic in self.config.topics or ():
-            self._route(topic)  # an unrouted topic fails now, not at its first record
+            self.config.target_topic(topic)  # an unrouted topic fails now, not at its first record
         self.clients.ensure_own_topics(
             {
                 self.config.audit_topic: (1, {}),
@@ -270,7 +269,7 @@ class Proxy:
         topic, partition = tp
         partition_out = partition if self.config.partitioning == "source" else PARTITION_BY_KEY
         headers = ((SOURCE_HEADERS[0], topic.encode()), (SOURCE_HEADERS[1], str(partition).encode()))
-        return self._route(topic), partition_out, headers
+        return self.config.target_topic(topic), partition_out, headers
 
     def _blocked(self, msg: Message, where: Coordinates, outcome: Blocked) -> None:
         reason = outcome.reason
@@ -298,12 +297,6 @@ class Proxy:
                 headers=[*(msg.headers() or []), ("streammask.blocked", reason.code.value.encode())],
                 on_delivery=self._on_quarantine_delivery,
             )
-
-    def _route(self, topic: str) -> str:
-        target = self._routes.get(topic)
-        if target is None:
-            target = self._routes[topic] = self.config.target_topic(topic)
-        return target
 
     def _on_delivery(self, err: KafkaError | None, msg: Message) -> None:
         if err is not None and self._delivery_error is None:
