@@ -7,10 +7,7 @@ from streammask.proxy.checkpoint import CheckpointState
 
 
 def state_of(group: str, records: list[tuple[bytes | None, bytes | None]]) -> CheckpointState:
-    state = CheckpointState.empty()
-    for key, value in records:
-        state.apply(group, key, value)
-    return state
+    return CheckpointState.of(group, records)
 
 
 def test_round_trip_latest_wins_and_other_groups_are_ignored() -> None:

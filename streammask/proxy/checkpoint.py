@@ -9,6 +9,7 @@ Two kinds, in one compacted topic (``<group>`` percent-encoded, as a group id ma
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from urllib.parse import quote
 
@@ -46,6 +47,14 @@ class CheckpointState:
     @classmethod
     def empty(cls) -> CheckpointState:
         return cls({}, {})
+
+    @classmethod
+    def of(cls, group: str, records: Iterable[tuple[bytes | None, bytes | None]]) -> CheckpointState:
+        """The state of ``group`` after the checkpoint topic's (key, value) records, in topic order."""
+        state = cls.empty()
+        for key, value in records:
+            state.apply(group, key, value)
+        return state
 
     def apply(self, group: str, key: bytes | None, value: bytes | None) -> None:
         if key is None:

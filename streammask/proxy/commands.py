@@ -8,14 +8,13 @@ import signal
 import sys
 import threading
 
-from confluent_kafka import KafkaException, TopicPartition
+from confluent_kafka import KafkaException
 
 from streammask.bootstrap import open_masker
 from streammask.errors import StreamMaskError
-from streammask.proxy import checkpoint
-from streammask.proxy.clients import read_to_end, source_consumer, target_reader
-from streammask.proxy.config import ProxyConfig, UnroutedTopic, load_config
+from streammask.proxy.config import UnroutedTopic, load_config
 from streammask.proxy.http import Health, MetricsServer
+from streammask.proxy.lag import lag_rows
 from streammask.proxy.metrics import Metrics
 from streammask.proxy.runner import Proxy
 
@@ -63,37 +62,6 @@ def cmd_run(args: argparse.Namespace) -> int:
         server.stop()
     log.info("stopped cleanly", extra={"fields": {"instance": config.instance_id}})
     return 0
-
-
-def lag_rows(config: ProxyConfig, timeout: float = 15.0) -> list[tuple[str, int, int, int, int]]:
-    """(topic, partition, committed next offset, end offset, lag) for every source partition."""
-    consumer = source_consumer(config)
-    try:
-        md = consumer.list_topics(timeout=timeout)
-        topics = sorted(t for t in md.topics if config.matches(t))
-        tps = [TopicPartition(t, p) for t in topics for p in sorted(md.topics[t].partitions)]
-        committed: dict[tuple[str, int], int] = {}
-        if config.same_cluster:
-            for tp in consumer.committed(tps, timeout=timeout) if tps else []:
-                if tp.offset >= 0:
-                    committed[(tp.topic, tp.partition)] = tp.offset
-        else:
-            reader = target_reader(config)
-            try:
-                state = checkpoint.CheckpointState.empty()
-                for key, value in read_to_end(reader, config.checkpoint_topic, timeout):
-                    state.apply(config.group_id, key, value)
-                committed = state.offsets
-            finally:
-                reader.close()
-        rows = []
-        for tp in tps:
-            low, high = consumer.get_watermark_offsets(tp, timeout=timeout, cached=False)
-            pos = committed.get((tp.topic, tp.partition), low)
-            rows.append((tp.topic, tp.partition, pos, high, max(0, high - pos)))
-        return rows
-    finally:
-        consumer.close()
 
 
 def cmd_lag(args: argparse.Namespace) -> int:

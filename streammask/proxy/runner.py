@@ -33,7 +33,7 @@ from streammask.audit import AuditCounts
 from streammask.bootstrap import MaskingSetup
 from streammask.errors import StreamMaskError
 from streammask.outcome import Blocked, Coordinates, Masked, blocked_fields
-from streammask.proxy import checkpoint
+from streammask.proxy import checkpoint, lag
 from streammask.proxy.audit_record import GENESIS, TransactionAudit, build_record
 from streammask.proxy.clients import (
     admin,
@@ -512,27 +512,12 @@ class Proxy:
     # -- checkpoints and lag ------------------------------------------------------------------------
 
     def _read_checkpoints(self) -> checkpoint.CheckpointState:
-        state = checkpoint.CheckpointState.empty()
-        for key, value in self.clients.read_checkpoints():
-            state.apply(self.config.group_id, key, value)
-        return state
+        return checkpoint.CheckpointState.of(self.config.group_id, self.clients.read_checkpoints())
 
     def _on_stats(self, stats_json: str) -> None:
-        """Consumer lag per assigned partition, from librdkafka's statistics: the partition's end (the
-        last stable offset, as a read_committed consumer sees it) minus the committed position. The
-        position is the proxy's own: offsets committed through the transaction do not show in the
-        consumer's statistics."""
         try:
             stats = orjson.loads(stats_json)
         except orjson.JSONDecodeError:
             return
-        for topic, tstats in (stats.get("topics") or {}).items():
-            for pid, pstats in (tstats.get("partitions") or {}).items():
-                if pid == "-1" or (topic, int(pid)) not in self._assigned:
-                    continue
-                end = pstats.get("ls_offset", -1)
-                if not isinstance(end, int) or end < 0:
-                    end = pstats.get("hi_offset", -1)
-                position = self._committed_next.get((topic, int(pid)), pstats.get("committed_offset", -1))
-                if isinstance(end, int) and isinstance(position, int) and end >= 0 and position >= 0:
-                    self.metrics.consumer_lag.labels(topic, pid).set(max(0, end - position))
+        for (topic, partition), n in lag.from_stats(stats, self._assigned, self._committed_next).items():
+            self.metrics.consumer_lag.labels(topic, str(partition)).set(n)
