@@ -106,9 +106,14 @@ def change(i: int, op: str = "c", **overrides: Any) -> tuple[bytes, bytes]:
 class Clock:
     def __init__(self) -> None:
         self.now = 1000.0
+        self.slept: list[float] = []
 
     def __call__(self) -> float:
         return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
 
 
 class Rig:
@@ -152,7 +157,8 @@ class Rig:
                 self.target.create_topic(topic, partitions)
 
         clients = KafkaClients(self.consumer, self.producer, self.quarantine, read_checkpoints, ensure)  # type: ignore[arg-type]
-        self.proxy = Proxy(self.config, setup, self.metrics, self.health, clock=self.clock, clients=clients)
+        self.proxy = Proxy(self.config, setup, self.metrics, self.health, clock=self.clock, clients=clients,
+                           sleep=self.clock.sleep)
 
     def write(self, *records: tuple[bytes | None, bytes | None], topic: str = TOPIC, partition: int = 0) -> None:
         for k, v in records:
@@ -400,17 +406,13 @@ def test_fatal_commit_error_propagates_and_nothing_is_committed(caplog: pytest.L
     assert "commit_transaction" not in rig.journal
 
 
-def test_retriable_commit_error_is_retried(monkeypatch: pytest.MonkeyPatch) -> None:
-    from streammask.proxy import runner
-
-    slept: list[float] = []
-    monkeypatch.setattr(runner.time, "sleep", slept.append)  # the backoff uses time.sleep, not the clock
+def test_retriable_commit_error_is_retried() -> None:
     rig = Rig(batch={"max_records": 2, "max_ms": 1000})
     rig.write(*(change(i) for i in range(2)))
     rig.producer.fail("commit_transaction", RETRIABLE, times=2)
     rig.run()
     assert source_offsets(rig.output()) == [0, 1]
-    assert len(slept) == 2
+    assert rig.clock.slept == [0.5, 1.0]  # backoff on the injected clock
     assert rig.metric("streammask_transactions_total", result="committed") == 1
     assert rig.metric("streammask_transactions_total", result="aborted") == 0
 

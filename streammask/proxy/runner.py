@@ -129,12 +129,14 @@ class Proxy:
         health: Health,
         clock: Callable[[], float] = time.monotonic,
         clients: KafkaClients | None = None,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.config = config
         self.setup = setup
         self.metrics = metrics
         self.health = health
         self.clock = clock
+        self.sleep = sleep  # the backoff between retries of a commit
         self.policy = CommitPolicy(config.batch.max_records, config.batch.max_ms)
         self.transactional = config.delivery == "transactional"
         clients = clients or KafkaClients.for_config(config, stats_cb=self._on_stats)
@@ -420,7 +422,7 @@ class Proxy:
             except KafkaException as exc:
                 err = exc.args[0]
                 if isinstance(err, KafkaError) and err.retriable() and attempt < 4:
-                    time.sleep(0.5 * (attempt + 1))
+                    self.sleep(0.5 * (attempt + 1))
                     continue
                 raise
 
