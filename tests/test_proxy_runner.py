@@ -31,6 +31,7 @@ from streammask.plan import CompiledPolicy
 from streammask.policy.loader import parse_policy
 from streammask.proxy import checkpoint
 from streammask.proxy.audit_record import GENESIS, verify_chain
+from streammask.proxy.clients import KafkaClients
 from streammask.proxy.config import ProxyConfig, UnroutedTopic
 from streammask.proxy.http import Health
 from streammask.proxy.metrics import Metrics
@@ -38,7 +39,6 @@ from streammask.proxy.runner import (
     MAX_CONSECUTIVE_ABORTS,
     SOURCE_HEADERS,
     BlockedRecordStop,
-    KafkaClients,
     Proxy,
     TransactionsFailing,
 )

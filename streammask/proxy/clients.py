@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from confluent_kafka import Consumer, Message, Producer, TopicPartition
@@ -141,3 +142,32 @@ def read_to_end(reader: Consumer, topic: str, timeout: float = 30.0) -> list[tup
     if pending:
         raise RuntimeError(f"could not read {topic} to its end within {timeout:.0f} s")
     return out
+
+
+@dataclass
+class KafkaClients:
+    """The clients the proxy drives. Built from the config in production; tests may pass their own
+    (e.g. to exercise tombstones or aborts that the local test broker cannot carry end to end)."""
+
+    consumer: Consumer
+    producer: Producer
+    quarantine: Producer | None
+    read_checkpoints: Callable[[], list[tuple[bytes | None, bytes | None]]]
+    ensure_own_topics: Callable[[dict[str, tuple[int, dict[str, str]]]], None]
+
+    @classmethod
+    def for_config(cls, config: ProxyConfig, stats_cb: Callable[[str], None] | None = None) -> KafkaClients:
+        def read_checkpoints() -> list[tuple[bytes | None, bytes | None]]:
+            reader = target_reader(config)
+            try:
+                return read_to_end(reader, config.checkpoint_topic)
+            finally:
+                reader.close()
+
+        return cls(
+            consumer=source_consumer(config, stats_cb=stats_cb),
+            producer=target_producer(config),
+            quarantine=quarantine_producer(config) if config.quarantine_topic else None,
+            read_checkpoints=read_checkpoints,
+            ensure_own_topics=lambda wanted: ensure_topics(admin(config.target_props), wanted),
+        )

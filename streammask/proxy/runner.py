@@ -27,7 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import orjson
-from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 
 from streammask.audit import AuditCounts
 from streammask.bootstrap import MaskingSetup
@@ -35,16 +35,7 @@ from streammask.errors import StreamMaskError
 from streammask.outcome import Blocked, Coordinates, Masked, blocked_fields
 from streammask.proxy import checkpoint, lag
 from streammask.proxy.audit_record import GENESIS, TransactionAudit, build_record
-from streammask.proxy.clients import (
-    admin,
-    ensure_topics,
-    fetch,
-    quarantine_producer,
-    read_to_end,
-    source_consumer,
-    target_producer,
-    target_reader,
-)
+from streammask.proxy.clients import KafkaClients, fetch
 from streammask.proxy.commit_policy import CommitPolicy
 from streammask.proxy.config import ProxyConfig
 from streammask.proxy.http import Health
@@ -89,35 +80,6 @@ def record_headers(msg: Message) -> list[tuple[str, bytes | None]]:
         return []
     items = raw.items() if isinstance(raw, dict) else raw
     return [(k, v.encode() if isinstance(v, str) else v) for k, v in items]
-
-
-@dataclass
-class KafkaClients:
-    """The clients the proxy drives. Built from the config in production; tests may pass their own
-    (e.g. to exercise tombstones or aborts that the local test broker cannot carry end to end)."""
-
-    consumer: Consumer
-    producer: Producer
-    quarantine: Producer | None
-    read_checkpoints: Callable[[], list[tuple[bytes | None, bytes | None]]]
-    ensure_own_topics: Callable[[dict[str, tuple[int, dict[str, str]]]], None]
-
-    @classmethod
-    def for_config(cls, config: ProxyConfig, stats_cb: Callable[[str], None] | None = None) -> KafkaClients:
-        def read_checkpoints() -> list[tuple[bytes | None, bytes | None]]:
-            reader = target_reader(config)
-            try:
-                return read_to_end(reader, config.checkpoint_topic)
-            finally:
-                reader.close()
-
-        return cls(
-            consumer=source_consumer(config, stats_cb=stats_cb),
-            producer=target_producer(config),
-            quarantine=quarantine_producer(config) if config.quarantine_topic else None,
-            read_checkpoints=read_checkpoints,
-            ensure_own_topics=lambda wanted: ensure_topics(admin(config.target_props), wanted),
-        )
 
 
 class Proxy:
