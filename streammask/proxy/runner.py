@@ -1,15 +1,12 @@
 """``streammask run``: consume → mask → produce, one Kafka transaction per batch.
 
-The loop is a small chain modelled on arroyo's processing strategies: the consumer feeds ``submit``,
-a ``Transaction`` collects what one commit covers (produced records, source offsets, audit counts),
-and ``CommitPolicy`` decides when ``commit`` runs. The commit sequence, in order:
-
-1. the masked records were produced into the open transaction as they were masked;
-2. same cluster: source offsets go in with ``send_offsets_to_transaction`` (KIP-447, with the
-   consumer's group metadata); other cluster: checkpoint records on the target cluster, same txn;
-3. the audit record (and its chain head) is produced in the same transaction;
-4. ``commit_transaction``. If it needs an abort, the transaction is aborted and the consumer is
-   rewound to the last committed position, so the batch is re-read and re-masked byte-identically.
+A small chain in the manner of arroyo's processing strategies: ``clients.fetch`` feeds ``_submit``,
+which masks each record with the pure core and hands it to ``Output``; a ``Transaction`` collects
+what one commit covers (source offset ranges, audit counts, metric counts); ``CommitPolicy`` decides
+when it commits; ``Output.commit`` runs the commit sequence (offsets or checkpoints, audit record,
+quarantine flush, ``commit_transaction``). If the commit needs an abort, the transaction is aborted
+and the consumer rewound to the transaction's first records, so the batch is re-read and re-masked
+byte-identically.
 
 Blocked records never reach the target: with ``stop`` the transaction is aborted and the run ends
 with an error naming the record; with ``skip`` they are counted, audited and optionally sent raw to
@@ -40,22 +37,17 @@ from streammask.proxy.commit_policy import CommitPolicy
 from streammask.proxy.config import ProxyConfig
 from streammask.proxy.http import Health
 from streammask.proxy.metrics import Metrics
+from streammask.proxy.output import PARTITION_BY_KEY, Output
 from streammask.strategies.replace import build_pools
 
 log = logging.getLogger("streammask.proxy")
 
-PARTITION_BY_KEY = -1  # librdkafka's RD_KAFKA_PARTITION_UA: the configured partitioner decides
 SOURCE_HEADERS = ("streammask.source.topic", "streammask.source.partition", "streammask.source.offset")
-TXN_TIMEOUT_S = 30.0
 MAX_CONSECUTIVE_ABORTS = 5  # a batch that keeps aborting is a persistent error, not a transient one
 
 
 class BlockedRecordStop(StreamMaskError):
     """``on_blocked: stop`` met a blocked record: the run ends, nothing of that batch was committed."""
-
-
-class QuarantineFailed(StreamMaskError):
-    """``skip`` with a quarantine topic: a blocked record could not be written there."""
 
 
 class TransactionsFailing(StreamMaskError):
@@ -98,14 +90,12 @@ class Proxy:
         self.metrics = metrics
         self.health = health
         self.clock = clock
-        self.sleep = sleep  # the backoff between retries of a commit
         self.policy = CommitPolicy(config.batch.max_records, config.batch.max_ms)
         self.transactional = config.delivery == "transactional"
         clients = clients or KafkaClients.for_config(config, stats_cb=self._on_stats)
         self.clients = clients
         self.consumer = clients.consumer
-        self.producer = clients.producer
-        self.quarantine = clients.quarantine
+        self.output = Output(config, clients.producer, clients.quarantine, sleep)
         self.txn: Transaction | None = None
         self.audit_seq = 0
         self.audit_prev = GENESIS
@@ -113,11 +103,6 @@ class Proxy:
         self._outputs: dict[tuple[str, int], tuple[str, int, tuple[tuple[str, bytes], ...]]] = {}
         self._assigned: set[tuple[str, int]] = set()
         self._committed_next: dict[tuple[str, int], int] = {}  # next source offset, as this instance committed it
-        self._delivery_error: KafkaError | None = None
-        # Per-record delivery reports only where nothing else reports a failed delivery: in a
-        # transaction, commit_transaction fails (and the batch aborts) if any record was not delivered.
-        self._delivery_report = None if self.transactional else self._on_delivery
-        self._quarantine_error: KafkaError | None = None
         metrics.policy_info.labels(config.instance_id, setup.loaded.sha256, setup.key.key_id).set(1)
 
     # -- lifecycle ----------------------------------------------------------------------------------
@@ -134,8 +119,7 @@ class Proxy:
                 self.config.checkpoint_topic: (1, {"cleanup.policy": "compact"}),
             },
         )
-        if self.transactional:
-            self.producer.init_transactions(TXN_TIMEOUT_S)
+        self.output.start()
         state = self._read_checkpoints()
         head = state.audit_heads.get(self.config.instance_id)
         if head is not None:
@@ -159,7 +143,7 @@ class Proxy:
                             break
                 if self.txn is not None and self.policy.due(self.txn.records, self.txn.started, self.clock()):
                     self._commit()
-                self.producer.poll(0)
+                self.output.poll()
             if self.txn is not None:
                 self._commit()
         except BaseException:
@@ -168,9 +152,7 @@ class Proxy:
         finally:
             self.health.ready = False
             self.consumer.close()  # leaves the group: revoke runs with nothing open
-            self.producer.flush(10)
-            if self.quarantine is not None:
-                self.quarantine.flush(10)
+            self.output.close()
 
     # -- per record ---------------------------------------------------------------------------------
 
@@ -212,20 +194,8 @@ class Proxy:
             *outcome.headers, *coordinates, (SOURCE_HEADERS[2], b"%d" % offset)
         ]
         ts_type, ts = msg.timestamp()
-        while True:
-            try:
-                self.producer.produce(
-                    target,
-                    key=outcome.key,
-                    value=outcome.value,
-                    headers=headers,
-                    partition=partition,
-                    timestamp=ts if ts_type != 0 and ts > 0 else 0,  # 0: the time of producing
-                    on_delivery=self._delivery_report,
-                )
-                return
-            except BufferError:  # local queue full: serve delivery reports, then retry
-                self.producer.poll(0.1)
+        timestamp = ts if ts_type != 0 and ts > 0 else 0  # 0: the time of producing
+        self.output.produce(target, outcome.key, outcome.value, headers, partition, timestamp)
 
     def _output_of(self, tp: tuple[str, int]) -> tuple[str, int, tuple[tuple[str, bytes], ...]]:
         """Per source partition: target topic, target partition (-1: the partitioner picks it from
@@ -253,41 +223,12 @@ class Proxy:
         log.warning("record blocked; skipped (on_blocked: skip)", extra={"fields": fields})
         if self.txn is not None:
             self.txn.blocked[(where.topic, reason.code.value)] += 1
-        if self.quarantine is not None and self.config.quarantine_topic:
-            self.quarantine.produce(
-                self.config.quarantine_topic,
-                key=msg.key(),
-                value=msg.value(),
-                headers=[*(msg.headers() or []), ("streammask.blocked", reason.code.value.encode())],
-                on_delivery=self._on_quarantine_delivery,
-            )
-
-    def _on_delivery(self, err: KafkaError | None, msg: Message) -> None:
-        if err is not None and self._delivery_error is None:
-            self._delivery_error = err
-
-    def _on_quarantine_delivery(self, err: KafkaError | None, msg: Message) -> None:
-        if err is not None and self._quarantine_error is None:
-            self._quarantine_error = err
-
-    def _flush_quarantine(self) -> None:
-        """Blocked records skipped in this transaction must be in the quarantine topic before the
-        transaction commits past them; otherwise they would be nowhere."""
-        if self.quarantine is None:
-            return
-        remaining = self.quarantine.flush(TXN_TIMEOUT_S)
-        err, self._quarantine_error = self._quarantine_error, None
-        if remaining or err is not None:
-            raise QuarantineFailed(
-                f"blocked records not written to quarantine topic {self.config.quarantine_topic} "
-                f"({remaining} pending, error {err.name() if err else '-'}); the transaction is aborted"
-            )
+        self.output.quarantine(msg, reason.code.value)
 
     # -- transactions -------------------------------------------------------------------------------
 
     def _begin(self) -> Transaction:
-        if self.transactional:
-            self.producer.begin_transaction()
+        self.output.begin()
         counts = AuditCounts(self.setup.loaded.sha256, self.setup.key.key_id)
         self.txn = Transaction(TransactionAudit(counts), self.clock())
         return self.txn
@@ -300,7 +241,6 @@ class Proxy:
             return None
         started = self.clock()
         offsets = txn.audit.next_offsets()
-        tps = [TopicPartition(t, p, o) for (t, p), o in offsets.items()]
         record = build_record(
             txn.audit,
             instance=self.config.instance_id,
@@ -309,28 +249,7 @@ class Proxy:
             group_id=self.config.group_id,
         )
         try:
-            if self.transactional and self.config.same_cluster:
-                self.producer.send_offsets_to_transaction(tps, self.consumer.consumer_group_metadata(), TXN_TIMEOUT_S)
-            if not self.config.same_cluster:
-                for (t, p), o in offsets.items():
-                    self.producer.produce(
-                        self.config.checkpoint_topic,
-                        key=checkpoint.offsets_key(self.config.group_id, t, p),
-                        value=checkpoint.encode_offset(t, p, o, self.config.instance_id),
-                    )
-            self.producer.produce(
-                self.config.audit_topic, key=self.config.instance_id.encode(), value=orjson.dumps(record)
-            )
-            self.producer.produce(
-                self.config.checkpoint_topic,
-                key=checkpoint.audit_head_key(self.config.group_id, self.config.instance_id),
-                value=checkpoint.encode_audit_head(record["sequence"], record["hash"]),
-            )
-            self._flush_quarantine()
-            if self.transactional:
-                self._commit_transaction()
-            else:
-                self._flush_at_least_once(tps)
+            self.output.commit(offsets, record, self.consumer)
         except KafkaException as exc:
             err = exc.args[0]
             if isinstance(err, KafkaError) and err.txn_requires_abort():
@@ -357,6 +276,7 @@ class Proxy:
         for ts_ms in txn.delays_ms:
             self.metrics.end_to_end_delay.observe(max(0.0, now_wall - ts_ms / 1000))
         if not self.config.same_cluster or not self.transactional:
+            tps = [TopicPartition(t, p, o) for (t, p), o in offsets.items()]
             self.consumer.commit(offsets=tps, asynchronous=True)  # for lag tools; checkpoints are the truth
         return None
 
@@ -376,38 +296,15 @@ class Proxy:
         for (table, strategy), n in by_strategy.items():
             m.values_masked.labels(table, strategy).inc(n)
 
-    def _commit_transaction(self) -> None:
-        for attempt in range(5):
-            try:
-                self.producer.commit_transaction(TXN_TIMEOUT_S)
-                return
-            except KafkaException as exc:
-                err = exc.args[0]
-                if isinstance(err, KafkaError) and err.retriable() and attempt < 4:
-                    self.sleep(0.5 * (attempt + 1))
-                    continue
-                raise
-
-    def _flush_at_least_once(self, tps: list[TopicPartition]) -> None:
-        remaining = self.producer.flush(TXN_TIMEOUT_S)
-        if remaining or self._delivery_error is not None:
-            err = self._delivery_error
-            self._delivery_error = None
-            raise StreamMaskError(
-                f"records not delivered ({remaining} pending, error {err.name() if err else '-'});"
-                " offsets not committed, they will be re-read"
-            )
-
     def _abort(self, why: str) -> None:
         if self.txn is None:
             return
         self.txn = None
-        if self.transactional:
-            try:
-                self.producer.abort_transaction(TXN_TIMEOUT_S)
-            except KafkaException as exc:
-                log.error("abort failed", extra={"fields": {"why": why, "error": exc.args[0].name()}})
-                return
+        try:
+            self.output.abort()
+        except KafkaException as exc:
+            log.error("abort failed", extra={"fields": {"why": why, "error": exc.args[0].name()}})
+            return
         self.metrics.transactions.labels("aborted").inc()
 
     def _rewind(self, txn: Transaction) -> set[tuple[str, int]]:

@@ -1,0 +1,184 @@
+"""The proxy's writing side: masked records, quarantined records and the commit sequence.
+
+One ``Output`` per instance drives the target producer, one transaction at a time (or, with
+``delivery: at-least-once``, produce-then-flush), and the optional quarantine producer on the source
+cluster. ``commit`` runs the documented sequence, in order:
+
+1. the masked records were produced into the open transaction as they were masked;
+2. same cluster: the source offsets go in with ``send_offsets_to_transaction`` (KIP-447, with the
+   consumer's group metadata); other cluster: checkpoint records on the target cluster, same transaction;
+3. the audit record and the instance's audit chain head;
+4. the quarantine producer is flushed: a skipped record must be there before the offsets move past it;
+5. ``commit_transaction`` (retriable errors retried), or at-least-once: flush, every record delivered.
+
+An error that needs an abort leaves ``commit`` as the ``KafkaException`` librdkafka raised; the caller
+aborts (``abort``) and re-reads.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
+
+from streammask.errors import StreamMaskError
+from streammask.proxy import checkpoint
+from streammask.proxy.config import ProxyConfig
+
+TXN_TIMEOUT_S = 30.0
+COMMIT_ATTEMPTS = 5
+PARTITION_BY_KEY = -1  # librdkafka's RD_KAFKA_PARTITION_UA: the configured partitioner decides
+
+Headers = list[tuple[str, str | bytes | None]]
+
+
+class QuarantineFailed(StreamMaskError):
+    """``skip`` with a quarantine topic: a blocked record could not be written there."""
+
+
+class DeliveryFailed(StreamMaskError):
+    """At-least-once: records were not delivered, so their offsets are not committed."""
+
+
+class Output:
+    def __init__(
+        self,
+        config: ProxyConfig,
+        producer: Producer,
+        quarantine: Producer | None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.config = config
+        self.producer = producer
+        self.quarantine_producer = quarantine
+        self.transactional = config.delivery == "transactional"
+        self._sleep = sleep  # the backoff between retries of a commit
+        self._delivery_error: KafkaError | None = None
+        self._quarantine_error: KafkaError | None = None
+        # Per-record delivery reports only where nothing else reports a failed delivery: in a
+        # transaction, commit_transaction fails (and the batch aborts) if any record was not delivered.
+        self._delivery_report = None if self.transactional else self._on_delivery
+
+    def start(self) -> None:
+        """Fence older producers of this instance's transactional.id and abort their open transaction."""
+        if self.transactional:
+            self.producer.init_transactions(TXN_TIMEOUT_S)
+
+    def begin(self) -> None:
+        if self.transactional:
+            self.producer.begin_transaction()
+
+    def produce(self, topic: str, key: bytes | None, value: bytes | None, headers: Headers, partition: int,
+                timestamp: int) -> None:
+        """One masked record; ``timestamp`` 0 means the time of producing. Waits while the local queue is full."""
+        while True:
+            try:
+                self.producer.produce(
+                    topic,
+                    key=key,
+                    value=value,
+                    headers=headers,
+                    partition=partition,
+                    timestamp=timestamp,
+                    on_delivery=self._delivery_report,
+                )
+                return
+            except BufferError:  # local queue full: serve delivery reports, then retry
+                self.producer.poll(0.1)
+
+    def quarantine(self, msg: Message, code: str) -> None:
+        """A blocked record, raw, to the quarantine topic on the SOURCE cluster (never to non-prod)."""
+        if self.quarantine_producer is None or not self.config.quarantine_topic:
+            return
+        self.quarantine_producer.produce(
+            self.config.quarantine_topic,
+            key=msg.key(),
+            value=msg.value(),
+            headers=[*(msg.headers() or []), ("streammask.blocked", code.encode())],
+            on_delivery=self._on_quarantine_delivery,
+        )
+
+    def poll(self) -> None:
+        self.producer.poll(0)
+
+    def commit(self, offsets: dict[tuple[str, int], int], audit_record: dict[str, Any], consumer: Consumer) -> None:
+        """Steps 2–5 of the commit sequence for the open transaction (see the module docstring)."""
+        cfg = self.config
+        tps = [TopicPartition(t, p, o) for (t, p), o in offsets.items()]
+        if self.transactional and cfg.same_cluster:
+            self.producer.send_offsets_to_transaction(tps, consumer.consumer_group_metadata(), TXN_TIMEOUT_S)
+        if not cfg.same_cluster:
+            for (t, p), o in offsets.items():
+                self.producer.produce(
+                    cfg.checkpoint_topic,
+                    key=checkpoint.offsets_key(cfg.group_id, t, p),
+                    value=checkpoint.encode_offset(t, p, o, cfg.instance_id),
+                )
+        self.producer.produce(cfg.audit_topic, key=cfg.instance_id.encode(), value=orjson.dumps(audit_record))
+        self.producer.produce(
+            cfg.checkpoint_topic,
+            key=checkpoint.audit_head_key(cfg.group_id, cfg.instance_id),
+            value=checkpoint.encode_audit_head(audit_record["sequence"], audit_record["hash"]),
+        )
+        self._flush_quarantine()
+        if self.transactional:
+            self._commit_transaction()
+        else:
+            self._flush_delivered()
+
+    def abort(self) -> None:
+        """Abort the open transaction (nothing to undo in at-least-once mode). Raises KafkaException."""
+        if self.transactional:
+            self.producer.abort_transaction(TXN_TIMEOUT_S)
+
+    def close(self, timeout_s: float = 10.0) -> None:
+        self.producer.flush(timeout_s)
+        if self.quarantine_producer is not None:
+            self.quarantine_producer.flush(timeout_s)
+
+    # -- internals ----------------------------------------------------------------------------------
+
+    def _commit_transaction(self) -> None:
+        for attempt in range(COMMIT_ATTEMPTS):
+            try:
+                self.producer.commit_transaction(TXN_TIMEOUT_S)
+                return
+            except KafkaException as exc:
+                err = exc.args[0]
+                if isinstance(err, KafkaError) and err.retriable() and attempt < COMMIT_ATTEMPTS - 1:
+                    self._sleep(0.5 * (attempt + 1))
+                    continue
+                raise
+
+    def _flush_delivered(self) -> None:
+        remaining = self.producer.flush(TXN_TIMEOUT_S)
+        err, self._delivery_error = self._delivery_error, None
+        if remaining or err is not None:
+            raise DeliveryFailed(
+                f"records not delivered ({remaining} pending, error {err.name() if err else '-'});"
+                " offsets not committed, they will be re-read"
+            )
+
+    def _flush_quarantine(self) -> None:
+        """Blocked records skipped in this transaction must be in the quarantine topic before the
+        transaction commits past them; otherwise they would be nowhere."""
+        if self.quarantine_producer is None:
+            return
+        remaining = self.quarantine_producer.flush(TXN_TIMEOUT_S)
+        err, self._quarantine_error = self._quarantine_error, None
+        if remaining or err is not None:
+            raise QuarantineFailed(
+                f"blocked records not written to quarantine topic {self.config.quarantine_topic} "
+                f"({remaining} pending, error {err.name() if err else '-'}); the transaction is aborted"
+            )
+
+    def _on_delivery(self, err: KafkaError | None, msg: Message) -> None:
+        if err is not None and self._delivery_error is None:
+            self._delivery_error = err
+
+    def _on_quarantine_delivery(self, err: KafkaError | None, msg: Message) -> None:
+        if err is not None and self._quarantine_error is None:
+            self._quarantine_error = err
