@@ -37,7 +37,7 @@ from streammask.proxy.commit_policy import CommitPolicy
 from streammask.proxy.config import ProxyConfig
 from streammask.proxy.http import Health
 from streammask.proxy.metrics import Metrics
-from streammask.proxy.output import PARTITION_BY_KEY, Output
+from streammask.proxy.output import PARTITION_BY_KEY, Headers, Output
 from streammask.strategies.replace import build_pools
 
 log = logging.getLogger("streammask.proxy")
@@ -91,7 +91,6 @@ class Proxy:
         self.health = health
         self.clock = clock
         self.policy = CommitPolicy(config.batch.max_records, config.batch.max_ms)
-        self.transactional = config.delivery == "transactional"
         clients = clients or KafkaClients.for_config(config, stats_cb=self._on_stats)
         self.clients = clients
         self.consumer = clients.consumer
@@ -100,7 +99,7 @@ class Proxy:
         self.audit_seq = 0
         self.audit_prev = GENESIS
         self.consecutive_aborts = 0
-        self._outputs: dict[tuple[str, int], tuple[str, int, tuple[tuple[str, bytes], ...]]] = {}
+        self._destinations: dict[tuple[str, int], tuple[str, int, tuple[tuple[str, bytes], ...]]] = {}
         self._assigned: set[tuple[str, int]] = set()
         self._committed_next: dict[tuple[str, int], int] = {}  # next source offset, as this instance committed it
         metrics.policy_info.labels(config.instance_id, setup.loaded.sha256, setup.key.key_id).set(1)
@@ -186,18 +185,16 @@ class Proxy:
 
     def _produce(self, msg: Message, tp: tuple[str, int], offset: int, outcome: Masked) -> None:
         """Produce the masked record to its target topic, with its source coordinates as headers."""
-        out = self._outputs.get(tp)
+        out = self._destinations.get(tp)
         if out is None:
-            out = self._outputs[tp] = self._output_of(tp)
+            out = self._destinations[tp] = self._destination_of(tp)
         target, partition, coordinates = out
-        headers: list[tuple[str, str | bytes | None]] = [
-            *outcome.headers, *coordinates, (SOURCE_HEADERS[2], b"%d" % offset)
-        ]
+        headers: Headers = [*outcome.headers, *coordinates, (SOURCE_HEADERS[2], b"%d" % offset)]
         ts_type, ts = msg.timestamp()
         timestamp = ts if ts_type != 0 and ts > 0 else 0  # 0: the time of producing
         self.output.produce(target, outcome.key, outcome.value, headers, partition, timestamp)
 
-    def _output_of(self, tp: tuple[str, int]) -> tuple[str, int, tuple[tuple[str, bytes], ...]]:
+    def _destination_of(self, tp: tuple[str, int]) -> tuple[str, int, tuple[tuple[str, bytes], ...]]:
         """Per source partition: target topic, target partition (-1: the partitioner picks it from
         the masked key) and the coordinate headers that do not change from record to record."""
         topic, partition = tp
@@ -214,7 +211,7 @@ class Proxy:
             self._abort("blocked record")
             consequence = (
                 "nothing of its transaction was committed"
-                if self.transactional
+                if self.output.transactional
                 else "it was not produced and offsets from its batch on were not committed"
             )
             raise BlockedRecordStop(
@@ -275,7 +272,7 @@ class Proxy:
         self.metrics.last_commit.set(now_wall)
         for ts_ms in txn.delays_ms:
             self.metrics.end_to_end_delay.observe(max(0.0, now_wall - ts_ms / 1000))
-        if not self.config.same_cluster or not self.transactional:
+        if not self.config.same_cluster or not self.output.transactional:
             tps = [TopicPartition(t, p, o) for (t, p), o in offsets.items()]
             self.consumer.commit(offsets=tps, asynchronous=True)  # for lag tools; checkpoints are the truth
         return None
