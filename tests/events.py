@@ -3,7 +3,7 @@
 ``envelope(...)`` builds a record value, ``key(...)`` the matching record key, both with the Connect
 schema (``schemas.enable=true``: ``{"schema": ..., "payload": ...}``) or without (the bare payload).
 The shapes follow the Debezium PostgreSQL connector (and MySQL's when ``schema=None``); the source
-struct is the one of /work/shared/fixtures/debezium/postgres-create.json, plus ``sequence``, which
+struct is the one of tests/fixtures/debezium/postgres-create.json, plus ``sequence``, which
 the payload there carries.
 
 ``ALL_TYPES`` is a catalogue of column definitions, one per Connect/Debezium type the masker must

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -13,24 +12,13 @@ from streammask.strategies.base import CompileContext, Transform
 from streammask.types import ColumnType
 
 REPO = Path(__file__).resolve().parent.parent
+FIXTURES = REPO / "tests" / "fixtures"
 
 
 def fixtures_dir() -> Path:
-    """Debezium's example events (third-party, read-only): ``shared/fixtures/debezium`` beside the
-    checkout (as CI lays it out). STREAMMASK_DEBEZIUM_FIXTURES overrides."""
-    candidates = [
-        os.environ.get("STREAMMASK_DEBEZIUM_FIXTURES"),
-        str(REPO.parent / "shared" / "fixtures" / "debezium"),
-        str(REPO / "tests" / "fixtures" / "debezium"),
-    ]
-    for candidate in candidates:
-        if candidate and (Path(candidate) / "postgres-create.json").is_file():
-            return Path(candidate)
-    raise FileNotFoundError(
-        "Debezium example events not found (looked in: "
-        + ", ".join(c for c in candidates if c)
-        + "); set STREAMMASK_DEBEZIUM_FIXTURES to the directory holding postgres-create.json"
-    )
+    """Debezium's example events (third-party, see ``tests/fixtures/debezium/README.md`` for their
+    provenance), carried by the project so a fresh clone tests on its own."""
+    return FIXTURES / "debezium"
 
 
 def compile_ctx(
