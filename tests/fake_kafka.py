@@ -319,6 +319,7 @@ class FakeProducer:
         if self._open is not None:
             self._open.append(entry)
         self._pending.append((entry, on_delivery))
+        self.cluster.journal.append(f"produce {topic}")
 
     def poll(self, timeout: float = -1) -> int:
         served, self._pending = self._pending, []

@@ -590,6 +590,26 @@ def test_at_least_once_flushes_before_committing_offsets() -> None:
     assert verify_chain(rig.audit()) == []
 
 
+def test_at_least_once_audits_only_records_already_delivered() -> None:
+    """No transaction ties the audit record to its records: they are flushed before it is produced, and
+    one that was not delivered means no audit record at all (a crash between the two would otherwise
+    leave an audit of records never written)."""
+    rig = Rig(delivery="at-least-once", batch={"max_records": 3, "max_ms": 1000})
+    rig.write(*(change(i) for i in range(3)))
+    rig.run()
+    j = rig.journal
+    last_record = max(i for i, e in enumerate(j) if e == f"produce {OUT}")
+    audit_produced = j.index(f"produce {rig.config.audit_topic}")
+    assert last_record < j.index("flush", last_record) < audit_produced
+
+    failing = Rig(delivery="at-least-once", batch={"max_records": 3, "max_ms": 1000})
+    failing.write(*(change(i) for i in range(3)))
+    failing.producer.delivery_error = KafkaError(KafkaError._MSG_TIMED_OUT, "injected: not delivered")
+    with pytest.raises(StreamMaskError, match="offsets not committed"):
+        failing.run()
+    assert f"produce {failing.config.audit_topic}" not in failing.journal
+
+
 def test_at_least_once_delivery_error_leaves_offsets_uncommitted() -> None:
     rig = Rig(delivery="at-least-once", batch={"max_records": 3, "max_ms": 1000})
     rig.write(*(change(i) for i in range(3)))

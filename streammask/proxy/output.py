@@ -11,6 +11,9 @@ cluster. ``commit`` runs the documented sequence, in order:
 4. the quarantine producer is flushed: a skipped record must be there before the offsets move past it;
 5. ``commit_transaction`` (retriable errors retried), or at-least-once: flush, every record delivered.
 
+At-least-once has no transaction to tie the audit record to the records it counts, so there the masked
+records are flushed (and their delivery checked) before step 2, and everything else after step 4.
+
 An error that needs an abort leaves ``commit`` as the ``KafkaException`` librdkafka raised; the caller
 aborts (``abort``) and re-reads.
 """
@@ -108,6 +111,10 @@ class Output:
         """Steps 2–5 of the commit sequence for the open transaction (see the module docstring)."""
         cfg = self.config
         tps = [TopicPartition(t, p, o) for (t, p), o in offsets.items()]
+        if not self.transactional:
+            # Nothing makes the audit record atomic with the records it counts: they must be delivered
+            # before it is produced, or a crash between the two leaves an audit of records never written.
+            self._flush_delivered()
         if self.transactional and cfg.same_cluster:
             self.producer.send_offsets_to_transaction(tps, consumer.consumer_group_metadata(), TXN_TIMEOUT_S)
         if not cfg.same_cluster:
