@@ -68,5 +68,10 @@ class MaskingError(StreamMaskError):
         super().__init__(message)
 
 
+class TypeNotPreserved(MaskingError):
+    """A strategy cannot give this value a masked form that is still valid for its column type (a uuid, an
+    address, a width): the record is blocked rather than carry an invalid value to the sink."""
+
+
 class DecodeError(StreamMaskError):
     """A record could not be decoded as a Debezium event. Never carries the record's bytes."""

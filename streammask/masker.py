@@ -24,7 +24,7 @@ from streammask.envelope import (
     table_of,
     tombstone_table_candidates,
 )
-from streammask.errors import DecodeError, MaskingError
+from streammask.errors import DecodeError, MaskingError, TypeNotPreserved
 from streammask.outcome import BlockCode, Blocked, BlockReason, EventKind, Masked, Outcome
 from streammask.plan import ColumnStats, CompiledPolicy, NotApplicable, RowMasker, TablePlan, Unclassified
 from streammask.strategies.base import RowContext
@@ -199,6 +199,8 @@ class RecordMasker:
                 BlockReason(BlockCode.UNCLASSIFIED_COLUMN, "column not classified by the policy; add it to "
                             "passthrough or fields", table, exc.column)
             )
+        except TypeNotPreserved as exc:
+            return Blocked(BlockReason(BlockCode.TYPE_NOT_PRESERVED, str(exc), table, exc.column))
         except NotApplicable as exc:
             return Blocked(BlockReason(BlockCode.NOT_APPLICABLE, str(exc), table, exc.column))
         except MaskingError as exc:

@@ -29,6 +29,15 @@ class BlockCode(Enum):
     UNKNOWN_FIELD = "unknown-envelope-field"
     SCHEMA_CHANGE = "schema-change-blocked"
     MESSAGE = "message-blocked"
+    UNCERTAIN_KIND = "uncertain-event-kind"
+    """The record looks like a Debezium event kind, but what identifies that kind (schema name, shape,
+    topic) does not agree: it could be a row, so it is not passed."""
+    SCHEMA_MISMATCH = "schema-payload-mismatch"
+    """A row or key field that its embedded schema does not declare."""
+    TYPE_NOT_PRESERVED = "type-not-preserved"
+    """The strategy cannot keep the value valid for its column type."""
+    LEAK_GUARD = "leak-guard"
+    """A raw value of a masked column was found in the record's output."""
 
 
 @dataclass(frozen=True)
