@@ -31,6 +31,7 @@ class AuditCounts:
         self.ops: Counter[tuple[str, str]] = Counter()
         self.kinds: Counter[str] = Counter()
         self.columns: Counter[ColumnStats] = Counter()
+        self.placeholders: Counter[ColumnStats] = Counter()
         self.blocked: list[dict[str, Any]] = []
         self.blocked_total = 0
         self.blocked_by_code: Counter[str] = Counter()
@@ -48,6 +49,8 @@ class AuditCounts:
         if outcome.table is not None:
             self.ops[(outcome.table, outcome.op or outcome.kind.value)] += 1
         self.columns.update(outcome.masked_columns)
+        if outcome.placeholders:
+            self.placeholders.update(outcome.placeholders)
 
     def add_blocked(self, where: Coordinates, outcome: Blocked) -> None:
         self.records_in += 1
@@ -61,9 +64,11 @@ class AuditCounts:
         tables: dict[str, dict[str, Any]] = {}
         for (table, op), n in sorted(self.ops.items()):
             tables.setdefault(table, {"ops": {}, "columns": {}})["ops"][op] = n
-        for stats, n in sorted(self.columns.items(), key=lambda kv: (kv[0].table, kv[0].column)):
+        for stats in sorted(self.columns.keys() | self.placeholders.keys(), key=lambda s: (s.table, s.column)):
             entry = tables.setdefault(stats.table, {"ops": {}, "columns": {}})
-            entry["columns"][stats.column] = {"strategy": stats.strategy, "values_masked": n}
+            column = entry["columns"][stats.column] = {"strategy": stats.strategy, "values_masked": self.columns[stats]}
+            if self.placeholders[stats]:
+                column["placeholders"] = self.placeholders[stats]
         return {
             "streammask_version": __version__,
             "policy_sha256": self.policy_sha256,

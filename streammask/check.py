@@ -11,7 +11,7 @@ from typing import Any
 
 import orjson
 
-from streammask.envelope import classify, row_struct_schema, split_converter_framing, table_of
+from streammask.envelope import MetadataTopics, classify, row_struct_schema, split_converter_framing, table_of
 from streammask.errors import MaskingError
 from streammask.keys import MasterKey
 from streammask.outcome import EventKind
@@ -52,11 +52,16 @@ def _columns(payload: dict[str, Any]) -> Iterable[str]:
             yield from row
 
 
-def check_sample(loaded: LoadedPolicy, records: Iterable[tuple[bytes | None, bytes | None]]) -> CoverageReport:
-    """Scan (key, value) pairs; no key material is needed (types are checked with a throwaway key)."""
+def check_sample(
+    loaded: LoadedPolicy, records: Iterable[tuple[str, bytes | None, bytes | None]]
+) -> CoverageReport:
+    """Scan (topic, key, value) records; no key material is needed (types are checked with a throwaway key)."""
     compiled = CompiledPolicy(loaded, MasterKey(os.urandom(32), "check"))
     report = CoverageReport()
-    for key, value in records:
+    topics = MetadataTopics(
+        tuple(loaded.policy.events.heartbeat_topics), tuple(loaded.policy.events.transaction_topics)
+    )
+    for topic, key, value in records:
         report.records += 1
         if value is None:
             continue
@@ -65,7 +70,7 @@ def check_sample(loaded: LoadedPolicy, records: Iterable[tuple[bytes | None, byt
         except orjson.JSONDecodeError:
             report.undecodable += 1
             continue
-        if not isinstance(payload, dict) or classify(payload, schema) is not EventKind.CHANGE:
+        if not isinstance(payload, dict) or classify(payload, schema, topic, topics) is not EventKind.CHANGE:
             continue
         table = table_of(payload.get("source"))
         if table is None:

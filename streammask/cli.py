@@ -81,14 +81,14 @@ def cmd_check(args: argparse.Namespace) -> int:
     if not args.sample:
         return EXIT_OK
     with _open(args.sample, "rb", sys.stdin.buffer) as src:
-        pairs: list[tuple[bytes | None, bytes | None]] = []
+        records: list[tuple[str, bytes | None, bytes | None]] = []
         bad_lines = 0
         for _, item in read_records(src):
             if isinstance(item, DecodeError):
                 bad_lines += 1
             else:
-                pairs.append((item.key, item.value))
-    report = check_sample(loaded, pairs)
+                records.append((item.coordinates.topic, item.key, item.value))
+    report = check_sample(loaded, records)
     report.undecodable += bad_lines
     for line in report.lines():
         print(line)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import fnmatch
+import re
+from dataclasses import dataclass
 from typing import Any
 
 from streammask.outcome import EventKind
@@ -29,18 +32,133 @@ def split_converter_framing(doc: Any) -> tuple[dict[str, Any] | None, Any, bool]
     return None, doc, False
 
 
-def classify(payload: dict[str, Any], schema: dict[str, Any] | None) -> EventKind | None:
-    """What kind of Debezium event a value payload is; None when it is none we know."""
+@dataclass(frozen=True)
+class Uncertain:
+    """A record that looks like one Debezium event kind while what identifies that kind (schema name,
+    shape, topic) disagrees: it could be a row (a flattened record with a ``ddl`` column, say), so it
+    is blocked rather than passed unmasked."""
+
+    why: str
+
+
+@dataclass(frozen=True)
+class MetadataTopics:
+    """Topic name patterns (fnmatch) of Debezium's metadata topics, for records without a schema: a bare
+    ``{"ts_ms": ...}`` is a heartbeat only on a heartbeat topic (``topic.heartbeat.prefix``), a
+    BEGIN/END record a transaction event only on a transaction topic (``topic.transaction``)."""
+
+    heartbeat: tuple[str, ...] = ("__debezium-heartbeat.*",)
+    transaction: tuple[str, ...] = ("*.transaction",)
+
+    def is_heartbeat(self, topic: str) -> bool:
+        return any(fnmatch.fnmatchcase(topic, p) for p in self.heartbeat)
+
+    def is_transaction(self, topic: str) -> bool:
+        return any(fnmatch.fnmatchcase(topic, p) for p in self.transaction)
+
+
+# Connect schema names Debezium gives each kind of value (the row envelope's is ``<topic>.Envelope``).
+ENVELOPE_SUFFIX = ".Envelope"
+HEARTBEAT_NAME = "io.debezium.connector.common.Heartbeat"
+TRANSACTION_NAME = "io.debezium.connector.common.TransactionMetadataValue"
+_CONNECTOR_NAME = re.compile(r"io\.debezium\.connector\.[A-Za-z0-9_]+\.(SchemaChangeValue|MessageValue)")
+# What each metadata kind's value holds, and its key (None: a null key is fine too).
+MESSAGE_FIELDS = frozenset({"op", "ts_ms", "ts_us", "ts_ns", "source", "message"})
+SCHEMA_CHANGE_FIELDS = frozenset(
+    {"source", "ts_ms", "ts_us", "ts_ns", "databaseName", "schemaName", "ddl", "tableChanges", "historyRecord"}
+)
+_KEY_FIELDS = {
+    EventKind.HEARTBEAT: frozenset({"serverName"}),
+    EventKind.TRANSACTION: frozenset({"id"}),
+    EventKind.SCHEMA_CHANGE: frozenset({"databaseName"}),
+}
+
+
+def classify(
+    payload: dict[str, Any], schema: dict[str, Any] | None, topic: str, topics: MetadataTopics = MetadataTopics()
+) -> EventKind | Uncertain | None:
+    """What kind of Debezium event a value payload is, from what identifies each kind: with an embedded
+    schema its name, and the payload's shape; without one the shape and, for the shapes a row could
+    take too, the topic. None: nothing Debezium writes (a flattened row, another tool's JSON)."""
+    name = (schema or {}).get("name") if schema is not None else None
+    if name is not None or schema is not None:
+        return _by_schema_name(name if isinstance(name, str) else "", payload)
     if "op" in payload:
-        return EventKind.MESSAGE if payload.get("op") == "m" else EventKind.CHANGE
-    name = (schema or {}).get("name") or ""
-    if payload.keys() == HEARTBEAT_FIELDS and (not name or name.endswith(".Heartbeat")):
-        return EventKind.HEARTBEAT
-    if payload.get("status") in ("BEGIN", "END") and "id" in payload and payload.keys() <= TRANSACTION_FIELDS:
-        return EventKind.TRANSACTION
-    if "ddl" in payload or "tableChanges" in payload or "historyRecord" in payload:
+        if payload["op"] == "m":
+            return EventKind.MESSAGE if _is_message(payload) else None
+        return EventKind.CHANGE if _is_change(payload) else None
+    if payload.keys() == HEARTBEAT_FIELDS:
+        if topics.is_heartbeat(topic):
+            return EventKind.HEARTBEAT
+        return Uncertain("a bare {ts_ms} value on a topic that is not a heartbeat topic (events.heartbeat_topics)")
+    if _is_transaction(payload):
+        if topics.is_transaction(topic):
+            return EventKind.TRANSACTION
+        return Uncertain("a BEGIN/END value on a topic that is not a transaction topic (events.transaction_topics)")
+    if _is_schema_change(payload):
         return EventKind.SCHEMA_CHANGE
     return None
+
+
+def _by_schema_name(name: str, payload: dict[str, Any]) -> EventKind | Uncertain | None:
+    if name.endswith(ENVELOPE_SUFFIX):
+        if "op" in payload and payload["op"] != "m" and _is_change(payload):
+            return EventKind.CHANGE
+        return Uncertain(f"value schema {name.rsplit('.', 1)[-1]} without the shape of a change event")
+    if name == HEARTBEAT_NAME:
+        return EventKind.HEARTBEAT if payload.keys() == HEARTBEAT_FIELDS else Uncertain("heartbeat schema, other shape")
+    if name == TRANSACTION_NAME:
+        return EventKind.TRANSACTION if _is_transaction(payload) else Uncertain("transaction schema, other shape")
+    match = _CONNECTOR_NAME.fullmatch(name)
+    if match is not None and match.group(1) == "MessageValue":
+        return EventKind.MESSAGE if _is_message(payload) else Uncertain("message schema, other shape")
+    if match is not None:
+        return EventKind.SCHEMA_CHANGE if _is_schema_change(payload) else Uncertain("schema-change schema, other shape")
+    if "op" in payload or _is_transaction(payload) or _is_schema_change(payload) or payload.keys() == HEARTBEAT_FIELDS:
+        return Uncertain("shaped like a Debezium event, but its schema is not one Debezium names so")
+    return None
+
+
+def _is_change(payload: dict[str, Any]) -> bool:
+    """op and a source block: the envelope (its other fields are checked against ENVELOPE_FIELDS later)."""
+    return payload.get("op") in CHANGE_OPS and isinstance(payload.get("source"), dict)
+
+
+def _is_message(payload: dict[str, Any]) -> bool:
+    return (
+        payload.get("op") == "m" and payload.keys() <= MESSAGE_FIELDS and isinstance(payload.get("message"), dict)
+        and isinstance(payload.get("source"), dict)
+    )
+
+
+def _is_transaction(payload: dict[str, Any]) -> bool:
+    if not (payload.get("status") in ("BEGIN", "END") and payload.keys() <= TRANSACTION_FIELDS):
+        return False
+    collections = payload.get("data_collections")
+    return isinstance(payload.get("id"), str) and (
+        collections is None
+        or (isinstance(collections, list) and all(
+            isinstance(c, dict) and c.keys() <= {"data_collection", "event_count"} for c in collections
+        ))
+    )
+
+
+def _is_schema_change(payload: dict[str, Any]) -> bool:
+    return (
+        ("ddl" in payload or "tableChanges" in payload or "historyRecord" in payload)
+        and payload.keys() <= SCHEMA_CHANGE_FIELDS
+        and isinstance(payload.get("source"), dict)
+    )
+
+
+def metadata_key_fits(kind: EventKind, key_payload: Any) -> bool:
+    """A metadata event passes with its key unchanged: only with the key Debezium gives that kind."""
+    fields = _KEY_FIELDS.get(kind)
+    if fields is None or key_payload is None:
+        return True
+    return isinstance(key_payload, dict) and key_payload.keys() <= fields and all(
+        v is None or isinstance(v, str) for v in key_payload.values()
+    )
 
 
 def table_of(source: Any) -> str | None:

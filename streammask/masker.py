@@ -18,15 +18,19 @@ from streammask.envelope import (
     ENVELOPE_FIELDS,
     KEY_HEADERS,
     SOURCE_ROW_DATA_FIELDS,
+    MetadataTopics,
+    Uncertain,
     classify,
+    metadata_key_fits,
     row_struct_schema,
     split_converter_framing,
     table_of,
     tombstone_table_candidates,
 )
 from streammask.errors import DecodeError, MaskingError, TypeNotPreserved
+from streammask.leak_guard import Carrier, LeakGuard
 from streammask.outcome import BlockCode, Blocked, BlockReason, EventKind, Masked, Outcome
-from streammask.plan import ColumnStats, CompiledPolicy, NotApplicable, RowMasker, TablePlan, Unclassified
+from streammask.plan import CompiledPolicy, NotApplicable, RowMasker, TablePlan, Tally, Unclassified, Undeclared
 from streammask.strategies.base import RowContext
 from streammask.types import ColumnType, from_connect_schema
 
@@ -143,12 +147,15 @@ class _Doc:
                 if self.schema_bytes is None:
                     self.schema_bytes = orjson.dumps(self.schema)
 
-    def encode(self, payload: Any) -> bytes:
+    def encode(self, payload: Any) -> tuple[bytes, bytes]:
+        """The record bytes for ``payload`` in this document's framing, and the payload's own bytes (what
+        the leak guard searches: never the schema)."""
+        body = orjson.dumps(payload)
         if not self.framed:
-            return orjson.dumps(payload)
+            return body, body
         if self._compact and self.schema_bytes is not None:
-            return b"".join((_FRAME_HEAD, self.schema_bytes, _FRAME_SEP, orjson.dumps(payload), b"}"))
-        return orjson.dumps({"schema": self.schema, "payload": payload})
+            return b"".join((_FRAME_HEAD, self.schema_bytes, _FRAME_SEP, body, b"}")), body
+        return orjson.dumps({"schema": self.schema, "payload": payload}), body
 
 
 class RecordMasker:
@@ -157,32 +164,37 @@ class RecordMasker:
     def __init__(self, compiled: CompiledPolicy) -> None:
         self.compiled = compiled
         self._plans = compiled.tables
-        events = compiled.loaded.policy.events
-        self._schema_changes = events.schema_changes
-        self._messages = events.messages
-        self._header_patterns = tuple(compiled.loaded.policy.headers.passthrough)
+        policy = compiled.loaded.policy
+        self._schema_changes = policy.events.schema_changes
+        self._messages = policy.events.messages
+        self._topics = MetadataTopics(tuple(policy.events.heartbeat_topics), tuple(policy.events.transaction_topics))
+        self._header_patterns = tuple(policy.headers.passthrough)
         self._header_keep: dict[str, bool] = {}
         self._structs: dict[bytes, ColumnType | None] = {}
+        self._declared: dict[bytes, frozenset[str]] = {}
         self._schemas = SchemaTexts()
+        self._guard = LeakGuard(policy.leak_guard.min_length) if policy.leak_guard.enabled else None
 
     # -- public -------------------------------------------------------------------------------------
 
     def mask(self, topic: str, key: bytes | None, value: bytes | None, headers: Headers | None = None) -> Outcome:
-        touched: list[ColumnStats] = []
+        tally = Tally(self._guard is not None)
         table: str | None = None
         try:
             if value is None:
-                return self._tombstone(topic, key, headers or (), touched)
+                return self._tombstone(topic, key, headers or (), tally)
             doc = _Doc(value, "record value", self._schemas)
             payload = doc.payload
             if not isinstance(payload, dict):
                 raise _Block(BlockReason(BlockCode.NOT_DEBEZIUM, "record value is not a Debezium event object"))
-            kind = classify(payload, doc.schema)
+            kind = classify(payload, doc.schema, topic, self._topics)
             if kind is None:
                 raise _Block(BlockReason(BlockCode.NOT_DEBEZIUM, "record value is not a Debezium event"))
+            if isinstance(kind, Uncertain):
+                raise _Block(BlockReason(BlockCode.UNCERTAIN_KIND, f"event kind uncertain: {kind.why}"))
             if kind is EventKind.CHANGE:
                 table = table_of(payload.get("source"))
-                return self._change(table, key, doc, payload, headers or (), touched)
+                return self._change(table, key, doc, payload, headers or (), tally)
             if kind is EventKind.MESSAGE:
                 return self._message(key, doc, payload, headers or ())
             if kind is EventKind.SCHEMA_CHANGE and self._schema_changes != "pass":
@@ -191,13 +203,23 @@ class RecordMasker:
                     kind,
                 )
             # heartbeat, transaction metadata, allowed schema change: no row data, bytes unchanged
-            return Masked(key, value, self._headers(headers or (), None, None, touched), kind)
+            if key is not None and not metadata_key_fits(kind, _Doc(key, "record key", self._schemas).payload):
+                raise _Block(
+                    BlockReason(BlockCode.UNCERTAIN_KIND, f"a {kind.value} event with a key Debezium does not give it"),
+                    kind,
+                )
+            return Masked(key, value, self._headers(headers or (), None, None, None, tally), kind)
         except _Block as blocked:
             return Blocked(blocked.reason, blocked.kind, blocked.op)
         except Unclassified as exc:
             return Blocked(
                 BlockReason(BlockCode.UNCLASSIFIED_COLUMN, "column not classified by the policy; add it to "
                             "passthrough or fields", table, exc.column)
+            )
+        except Undeclared as exc:
+            return Blocked(
+                BlockReason(BlockCode.SCHEMA_MISMATCH, "field not declared by the record's embedded schema "
+                            "(schema and payload disagree)", table, exc.column)
             )
         except TypeNotPreserved as exc:
             return Blocked(BlockReason(BlockCode.TYPE_NOT_PRESERVED, str(exc), table, exc.column))
@@ -213,8 +235,7 @@ class RecordMasker:
     # -- event kinds --------------------------------------------------------------------------------
 
     def _change(
-        self, table: str | None, key: bytes | None, doc: _Doc, payload: dict[str, Any], headers: Headers,
-        touched: list[ColumnStats],
+        self, table: str | None, key: bytes | None, doc: _Doc, payload: dict[str, Any], headers: Headers, tally: Tally,
     ) -> Outcome:
         op = payload.get("op")
         if op not in CHANGE_OPS:
@@ -235,34 +256,40 @@ class RecordMasker:
         row_masker = self._row_masker(plan, doc)
         out = payload  # freshly parsed and ours: masked in place; raw rows stay referenced above
         if before is not None:
-            out["before"] = row_masker.mask(_row(before), RowContext(before, after), touched)
+            out["before"] = row_masker.mask(_row(before), RowContext(before, after), tally)
         if after is not None:
-            out["after"] = row_masker.mask(_row(after), RowContext(after, before), touched)
+            out["after"] = row_masker.mask(_row(after), RowContext(after, before), tally)
         source = payload["source"]  # table_of() found a table in it, so it is a dict
         if not source.keys().isdisjoint(SOURCE_ROW_DATA_FIELDS) and any(  # keys view: 2 lookups, not 14
             source.get(f) is not None for f in SOURCE_ROW_DATA_FIELDS
         ):
             out["source"] = {k: (None if k in SOURCE_ROW_DATA_FIELDS else v) for k, v in source.items()}
-        masked_key = None if key is None else self._mask_key_doc(
-            plan, _Doc(key, "record key", self._schemas), touched, after, before
-        )
-        new_headers = self._headers(headers, plan, (after, before), touched) if headers else []
+        masked_key = None
+        if key is not None:  # the key's columns are masked by the row's masker: key and row always agree
+            masked_key = self._mask_key(plan, _Doc(key, "record key", self._schemas), tally, after, before, row_masker)
+        new_headers = self._headers(headers, plan, (after, before), row_masker, tally) if headers else []
+        value, body = doc.encode(out)
+        self._guard_output(tally, table, masked_key, out, body, new_headers)
         ts_ms = source.get("ts_ms")
         return Masked(
-            masked_key, doc.encode(out), new_headers, EventKind.CHANGE, table, op, touched,
-            ts_ms if ts_ms.__class__ is int else None,
+            None if masked_key is None else masked_key[0], value, new_headers, EventKind.CHANGE, table, op,
+            tally.masked, ts_ms if ts_ms.__class__ is int else None, tally.placeholders,
         )
 
-    def _tombstone(self, topic: str, key: bytes | None, headers: Headers, touched: list[ColumnStats]) -> Outcome:
+    def _tombstone(self, topic: str, key: bytes | None, headers: Headers, tally: Tally) -> Outcome:
         if key is None:
-            return Masked(None, None, self._headers(headers, None, None, touched), EventKind.TOMBSTONE)
+            return Masked(None, None, self._headers(headers, None, None, None, tally), EventKind.TOMBSTONE)
         key_doc = _Doc(key, "record key", self._schemas)
         for table in tombstone_table_candidates(topic, key_doc.schema):
             plan = self.compiled.table(table)
             if plan is not None:
-                masked_key = self._mask_key_doc(plan, key_doc, touched, None, None)
-                new_headers = self._headers(headers, plan, (None, None), touched)
-                return Masked(masked_key, None, new_headers, EventKind.TOMBSTONE, table, None, touched)
+                masked_key = self._mask_key(plan, key_doc, tally, None, None, None)
+                new_headers = self._headers(headers, plan, (None, None), None, tally)
+                self._guard_output(tally, table, masked_key, None, b"", new_headers)
+                return Masked(
+                    masked_key[0], None, new_headers, EventKind.TOMBSTONE, table, None, tally.masked, None,
+                    tally.placeholders,
+                )
         raise _Block(
             BlockReason(
                 BlockCode.UNKNOWN_TABLE, "tombstone's table (from key schema name or topic) is not in the policy"
@@ -279,7 +306,8 @@ class RecordMasker:
         out = payload
         if self._messages == "redact" and isinstance(payload.get("message"), dict):
             out = {**payload, "message": {**payload["message"], "content": ""}}
-        return Masked(key, doc.encode(out), self._headers(headers, None, None, []), EventKind.MESSAGE, None, "m")
+        value = doc.encode(out)[0]
+        return Masked(key, value, self._headers(headers, None, None, None, Tally(False)), EventKind.MESSAGE, None, "m")
 
     # -- parts --------------------------------------------------------------------------------------
 
@@ -295,25 +323,50 @@ class RecordMasker:
             self._structs[doc.schema_bytes] = struct
         return plan.row_masker(doc.schema_bytes, struct)
 
-    def _mask_key_doc(
-        self, plan: TablePlan, key_doc: _Doc, touched: list[ColumnStats], after: Any, before: Any
-    ) -> bytes:
+    def _mask_key(
+        self, plan: TablePlan, key_doc: _Doc, tally: Tally, after: Any, before: Any, row_masker: RowMasker | None,
+    ) -> tuple[bytes, Any]:
+        """The masked key (bytes and payload). With the event's ``row_masker``, key columns get exactly the
+        transform of the same columns in the row, types and parameters from the value schema
+        (``column.propagate.source.type`` parameters are in the value schema only); a tombstone has no
+        row, so its key is masked with the key's own schema."""
         payload = key_doc.payload
         if payload is None:
-            return key_doc.encode(None)
+            return key_doc.encode(None)[0], None
         if not isinstance(payload, dict):
             raise _Block(BlockReason(BlockCode.NOT_DEBEZIUM, "record key is not a JSON struct", plan.table))
         if key_doc.schema_bytes is not None:
-            struct = self._structs.get(key_doc.schema_bytes)
-            if struct is None:
-                struct = self._structs[key_doc.schema_bytes] = from_connect_schema(key_doc.schema or {})
-            masker = plan.row_masker(key_doc.schema_bytes, struct)
-        else:
-            masker = plan.row_masker(None, None)
-        return key_doc.encode(masker.mask(payload, RowContext(payload, after, before), touched))
+            declared = self._key_fields(key_doc.schema_bytes, key_doc.schema)
+            if not payload.keys() <= declared:
+                raise Undeclared(next(name for name in payload if name not in declared))
+        if not payload.keys() <= plan.classified:  # before the row's schema: a key column is a policy gap first
+            raise Unclassified(next(name for name in payload if name not in plan.classified))
+        if row_masker is None:
+            row_masker = self._key_masker(plan, key_doc)
+        masked = row_masker.mask(payload, RowContext(payload, after, before), tally)
+        return key_doc.encode(masked)[0], masked
+
+    def _key_masker(self, plan: TablePlan, key_doc: _Doc) -> RowMasker:
+        if key_doc.schema_bytes is None:
+            return plan.row_masker(None, None)
+        struct = self._structs.get(key_doc.schema_bytes)
+        if struct is None:
+            struct = self._structs[key_doc.schema_bytes] = from_connect_schema(key_doc.schema or {})
+        return plan.row_masker(key_doc.schema_bytes, struct)
+
+    def _key_fields(self, schema_bytes: bytes, schema: dict[str, Any] | None) -> frozenset[str]:
+        fields = self._declared.get(schema_bytes)
+        if fields is None:
+            if len(self._declared) > 4096:
+                self._declared.clear()
+            fields = self._declared[schema_bytes] = frozenset(
+                str(f.get("field")) for f in (schema or {}).get("fields") or () if isinstance(f, dict)
+            )
+        return fields
 
     def _headers(
-        self, headers: Headers, plan: TablePlan | None, rows: tuple[Any, Any] | None, touched: list[ColumnStats]
+        self, headers: Headers, plan: TablePlan | None, rows: tuple[Any, Any] | None, row_masker: RowMasker | None,
+        tally: Tally,
     ) -> list[tuple[str, bytes | None]]:
         out: list[tuple[str, bytes | None]] = []
         if not headers:
@@ -325,12 +378,35 @@ class RecordMasker:
                 after, before = rows or (None, None)
                 try:
                     header_doc = _Doc(value, f"header {name}", self._schemas)
-                    out.append((name, self._mask_key_doc(plan, header_doc, touched, after, before)))
+                    out.append((name, self._mask_key(plan, header_doc, tally, after, before, row_masker)[0]))
                 except DecodeError:
                     continue
             elif self._keep_header(name):
                 out.append((name, value))
         return out
+
+    def _guard_output(
+        self, tally: Tally, table: str | None, key: tuple[bytes, Any] | None, value_doc: Any, value_body: bytes,
+        headers: list[tuple[str, bytes | None]],
+    ) -> None:
+        """Defence in depth: block the record if a raw value of a masked column is anywhere in its output."""
+        if self._guard is None or not tally.rows:
+            return
+        parts = [value_body]
+        if key is not None:
+            parts.append(key[0])
+        parts += [data for _, data in headers if data]
+        blob = value_body if len(parts) == 1 else b"\x00".join(parts)
+
+        def carriers() -> list[Carrier]:
+            found = [Carrier("value", value_body, value_doc)]
+            if key is not None:
+                found.append(Carrier("key", key[0], key[1]))
+            return found + [Carrier(f"header {name}", data) for name, data in headers if data]
+
+        found = self._guard.scan(tally, blob, carriers)
+        if found is not None:
+            raise _Block(BlockReason(BlockCode.LEAK_GUARD, found.describe(), table, found.column))
 
     def _keep_header(self, name: str) -> bool:
         keep = self._header_keep.get(name)

@@ -90,6 +90,8 @@ class Masked:
     """One entry per value masked (before, after, key, key headers), for audit counts."""
     source_ts_ms: int | None = None
     """Debezium's source.ts_ms: when the change happened in the database (for end-to-end delay)."""
+    placeholders: list[ColumnStats] = field(default_factory=list)
+    """One entry per Debezium placeholder passed unchanged (an unavailable TOASTed value, a LOB)."""
 
 
 @dataclass(slots=True)

@@ -2,15 +2,18 @@
 
 ``TablePlan.row_masker(schema)`` compiles (and caches) a ``RowMasker`` for one Connect struct schema;
 without a schema, types are inferred per value. A row column the policy does not classify raises
-``Unclassified`` (the record is blocked); a transform's failure raises ``MaskingError``.
+``Unclassified``, one the schema does not declare ``Undeclared`` (the record is blocked); a
+transform's failure raises ``MaskingError``. Debezium's placeholders pass every column unchanged.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any, NamedTuple
 
 from streammask.errors import MaskingError, StreamMaskError
 from streammask.keys import MasterKey
+from streammask.placeholders import Placeholders
 from streammask.policy.loader import LoadedPolicy, entity_domain_of
 from streammask.strategies import STRATEGIES
 from streammask.strategies.base import CompileContext, RowContext, StrategyOptions, Transform
@@ -27,6 +30,14 @@ class Unclassified(StreamMaskError):
         super().__init__(f"column {column!r} is not classified by the policy")
 
 
+class Undeclared(StreamMaskError):
+    """A row or key field that the record's embedded schema does not declare: schema and payload disagree."""
+
+    def __init__(self, column: str) -> None:
+        self.column = column
+        super().__init__(f"field {column!r} is not declared by the record's schema")
+
+
 class NotApplicable(MaskingError):
     """A strategy cannot mask this column's type; names the policy line to change."""
 
@@ -38,6 +49,31 @@ class ColumnStats(NamedTuple):
     table: str
     column: str
     strategy: str
+
+
+class Tally:
+    """What masking one record touched: a ``ColumnStats`` per value masked and per placeholder passed;
+    for the leak guard (None when it is off), the raw values masked (``keep`` columns' and placeholders
+    aside: the output may show those) and each row as (its masker, raw row, masked row), from which a
+    hit's column is found."""
+
+    __slots__ = ("masked", "placeholders", "raw", "rows")
+
+    def __init__(self, guarded: bool) -> None:
+        self.masked: list[ColumnStats] = []
+        self.placeholders: list[ColumnStats] = []
+        self.raw: list[Any] | None = [] if guarded else None
+        self.rows: list[tuple[RowMasker, dict[str, Any], dict[str, Any]]] | None = [] if guarded else None
+
+    def pairs(self) -> Iterator[tuple[ColumnStats, Any, Any]]:
+        """(stats, raw, masked) of every non-null value of a masked column (placeholders included: they,
+        like kept values, equal their raw value)."""
+        for masker, row, out in self.rows or ():
+            masked = masker.masked_columns
+            for name, raw in row.items():
+                stats = masked.get(name)
+                if stats is not None and raw is not None:
+                    yield stats, raw, out[name]
 
 
 def _elementwise(transform: Transform) -> Transform:
@@ -52,25 +88,45 @@ def _elementwise(transform: Transform) -> Transform:
 
 
 class RowMasker:
-    """Masks one row struct: a copy with every classified column transformed; fails on others."""
+    """Masks one row struct: a copy with every classified column transformed; fails on others.
 
-    __slots__ = ("_columns", "_passthrough", "_classified", "_entries")
+    ``declared`` is the fields the row's schema declares (None without a schema): a payload field
+    outside it is a schema/payload mismatch, not schema drift, and is reported as such."""
 
-    def __init__(self, columns: dict[str, tuple[Transform, ColumnStats]], passthrough: frozenset[str]) -> None:
+    __slots__ = ("_columns", "_classified", "_declared", "_allowed", "_entries", "masked_columns", "_placeholders")
+
+    def __init__(
+        self,
+        columns: dict[str, tuple[Transform, ColumnStats]],
+        passthrough: frozenset[str],
+        placeholders: Placeholders,
+        declared: frozenset[str] | None = None,
+    ) -> None:
         self._columns = columns
-        self._passthrough = passthrough
         self._classified = frozenset(columns) | passthrough
-        self._entries = tuple((name, transform, stats) for name, (transform, stats) in columns.items())
+        self._declared = declared
+        self._allowed = self._classified if declared is None else self._classified & declared
+        self._entries = tuple(
+            (name, transform, stats, stats.strategy != "keep") for name, (transform, stats) in columns.items()
+        )
+        self.masked_columns = {name: stats for name, (_, stats) in columns.items()}
+        """Each masked column's stats, by name: what the leak guard looks up."""
+        self._placeholders = placeholders
 
-    def mask(self, row: dict[str, Any], ctx: RowContext, touched: list[ColumnStats]) -> dict[str, Any]:
-        if not row.keys() <= self._classified:  # one set comparison instead of a test per column
-            raise Unclassified(next(name for name in row if name not in self._classified))
+    def mask(self, row: dict[str, Any], ctx: RowContext, tally: Tally) -> dict[str, Any]:
+        if not row.keys() <= self._allowed:  # one set comparison instead of a test per column
+            self._reject(row)
         out = row.copy()  # passthrough columns as they are; the raw row stays intact for RowContext
-        get, count = row.get, touched.append
-        for name, transform, stats in self._entries:
+        get, count, raw = row.get, tally.masked.append, tally.raw
+        placeholder_strings, placeholder = self._placeholders.strings, self._placeholders.matches
+        for name, transform, stats, guarded in self._entries:
             value = get(name)
             if value is None:
                 continue  # absent (a partial `before`) or null: nothing to mask
+            cls = value.__class__
+            if (value in placeholder_strings) if cls is str else ((cls is list or cls is dict) and placeholder(value)):
+                tally.placeholders.append(stats)  # out[name] is the placeholder already
+                continue
             try:
                 out[name] = transform(value, ctx)
             except MaskingError as exc:
@@ -78,7 +134,20 @@ class RowMasker:
                     exc.column = name
                 raise
             count(stats)
+            if guarded and raw is not None:
+                raw.append(value)
+        if tally.rows is not None:
+            tally.rows.append((self, row, out))
         return out
+
+
+    def _reject(self, row: dict[str, Any]) -> None:
+        declared = self._declared
+        if declared is not None:
+            undeclared = next((name for name in row if name not in declared), None)
+            if undeclared is not None:
+                raise Undeclared(undeclared)
+        raise Unclassified(next(name for name in row if name not in self._classified))
 
 
 class InferringRowMasker(RowMasker):
@@ -87,19 +156,25 @@ class InferringRowMasker(RowMasker):
     __slots__ = ("_plan", "_by_type")
 
     def __init__(self, plan: TablePlan) -> None:
-        super().__init__({}, plan.passthrough)
+        super().__init__({}, plan.passthrough, plan.placeholders)
+        self.masked_columns = plan.stats  # any masked column of the table may come
         self._plan = plan
-        self._by_type: dict[tuple[str, type], tuple[Transform, ColumnStats]] = {}
+        self._by_type: dict[tuple[str, type, type | None], tuple[Transform, ColumnStats]] = {}
 
-    def mask(self, row: dict[str, Any], ctx: RowContext, touched: list[ColumnStats]) -> dict[str, Any]:
+    def mask(self, row: dict[str, Any], ctx: RowContext, tally: Tally) -> dict[str, Any]:
         plan = self._plan
+        placeholder = self._placeholders.matches
         out: dict[str, Any] = {}
         for name, value in row.items():
             if name in plan.fields:
                 if value is None:
                     out[name] = None
                     continue
-                key = (name, type(value))
+                if placeholder(value):
+                    out[name] = value
+                    tally.placeholders.append(plan.stats[name])
+                    continue
+                key = (name, type(value), _element_type(value))
                 entry = self._by_type.get(key)
                 if entry is None:
                     entry = self._by_type[key] = plan.compile_column(name, infer(value))
@@ -109,23 +184,36 @@ class InferringRowMasker(RowMasker):
                     if exc.column is None:
                         exc.column = name
                     raise
-                touched.append(entry[1])
+                tally.masked.append(entry[1])
+                if tally.raw is not None and entry[1].strategy != "keep":
+                    tally.raw.append(value)
             elif name in plan.passthrough:
                 out[name] = value
             else:
                 raise Unclassified(name)
+        if tally.rows is not None:
+            tally.rows.append((self, row, out))
         return out
+
+
+def _element_type(value: Any) -> type | None:
+    """An array's element type, which its inferred column type depends on (see ``types.infer``)."""
+    if value.__class__ is not list:
+        return None
+    return next((type(v) for v in value if v is not None), None)
 
 
 class TablePlan:
     """One table's policy, ready to compile row maskers for the schemas it meets."""
 
-    def __init__(self, loaded: LoadedPolicy, table: str, key: MasterKey) -> None:
+    def __init__(self, loaded: LoadedPolicy, table: str, key: MasterKey, placeholders: Placeholders) -> None:
         spec = loaded.policy.tables[table]
+        self.placeholders = placeholders
         self.table = table
         self.loaded = loaded
         self.fields: dict[str, StrategyOptions] = dict(spec.fields)
         self.passthrough = frozenset(spec.passthrough)
+        self.classified = frozenset(self.fields) | self.passthrough
         self.stats = {c: ColumnStats(table, c, f.strategy) for c, f in self.fields.items()}
         self._key = key
         self._by_schema: dict[bytes, RowMasker] = {}
@@ -180,7 +268,8 @@ class TablePlan:
         for name, ctype in struct.fields:
             if name in self.fields:
                 columns[name] = self.compile_column(name, ctype)
-        return RowMasker(columns, self.passthrough)
+        declared = frozenset(name for name, _ in struct.fields)
+        return RowMasker(columns, self.passthrough, self.placeholders, declared)
 
 
 class CompiledPolicy:
@@ -189,7 +278,8 @@ class CompiledPolicy:
     def __init__(self, loaded: LoadedPolicy, key: MasterKey) -> None:
         self.loaded = loaded
         self.key = key
-        self.tables = {t: TablePlan(loaded, t, key) for t in loaded.policy.tables}
+        self.placeholders = Placeholders(loaded.policy.placeholders)
+        self.tables = {t: TablePlan(loaded, t, key, self.placeholders) for t in loaded.policy.tables}
 
     def table(self, name: str) -> TablePlan | None:
         return self.tables.get(name)

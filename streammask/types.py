@@ -196,5 +196,9 @@ _INFERRED = {
 
 
 def infer(value: Any) -> ColumnType:
-    """The type of a value read without a schema (``schemas.enable=false``); null stays unknown."""
+    """The type of a value read without a schema (``schemas.enable=false``); null stays unknown. An
+    array's element type is its first non-null element's, so element-wise strategies apply to it."""
+    if value.__class__ is list:
+        first = next((v for v in value if v is not None), None)
+        return ColumnType("array", known=False, items=None if first is None else infer(first))
     return _INFERRED.get(type(value), ColumnType("string", known=False))

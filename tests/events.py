@@ -578,7 +578,7 @@ ALL_TYPES: tuple[ColumnDef, ...] = (
                                                {"street": "2 Elm St", "city": "Shelbyville", "zip": "49007"}),
               KEEP),
     ColumnDef("array_string", {"type": "array", "items": {"type": "string", "optional": True}, "optional": True},
-              (["vip", "newsletter"], ["vip", None, "B2B"]), {"strategy": "tokenize"}, schemaless="blocked"),
+              (["vip", "newsletter"], ["vip", None, "B2B"]), {"strategy": "tokenize"}),
     ColumnDef("array_redact", {"type": "array", "items": {"type": "string", "optional": True}, "optional": True},
               (["+1 555 0100", "+1 555 0199"], ["+44 20 7946 0018"]), {"strategy": "redact"}, schemaless="null"),
     ColumnDef("array_redact_nn", {"type": "array", "items": {"type": "string", "optional": False},

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from streammask.strategies.bucket import BucketOptions
 from streammask.strategies.format_preserve import FormatPreserveOptions
@@ -56,6 +56,28 @@ class EventsPolicy(_Strict):
     """Schema-change events carry DDL; they are blocked unless set to pass."""
     messages: Literal["block", "pass", "redact"] = "block"
     """Logical decoding messages (op m) carry arbitrary content; redact empties it."""
+    heartbeat_topics: list[str] = Field(default_factory=lambda: ["__debezium-heartbeat.*"])
+    """Topics (fnmatch patterns) where a value without a schema that is only {ts_ms} is a heartbeat
+    (Debezium's topic.heartbeat.prefix); elsewhere such a value could be a row and is blocked."""
+    transaction_topics: list[str] = Field(default_factory=lambda: ["*.transaction"])
+    """Topics (fnmatch patterns) where a BEGIN/END value without a schema is transaction metadata
+    (Debezium's topic.transaction); elsewhere it is blocked."""
+
+
+class LeakGuardPolicy(_Strict):
+    """After masking, each record's output is searched for the raw values of its masked columns."""
+
+    enabled: bool = True
+    min_length: int = Field(default=6, ge=1, le=4096)
+    """Only raw values at least this many bytes long (as text) are searched: shorter ones match by chance."""
+    approved_by: str | None = Field(default=None, min_length=1)
+    reason: str | None = Field(default=None, min_length=1)
+
+    @model_validator(mode="after")
+    def _off_only_with_approval(self) -> LeakGuardPolicy:
+        if not self.enabled and (self.approved_by is None or self.reason is None):
+            raise ValueError("turning the leak guard off needs `approved_by` and `reason`, like `keep`")
+        return self
 
 
 class HeadersPolicy(_Strict):
@@ -70,3 +92,20 @@ class Policy(_Strict):
     tables: dict[str, TablePolicy] = Field(min_length=1)
     events: EventsPolicy = Field(default_factory=EventsPolicy)
     headers: HeadersPolicy = Field(default_factory=HeadersPolicy)
+    placeholders: list[str] = Field(default_factory=lambda: ["__debezium_unavailable_value"], min_length=1)
+    """Debezium's unavailable.value.placeholder of each connector feeding these topics (``hex:...`` for
+    raw bytes, as Debezium reads it): where a column holds one, it passes unchanged and is counted."""
+    leak_guard: LeakGuardPolicy = Field(default_factory=LeakGuardPolicy)
+
+    @field_validator("placeholders")
+    @classmethod
+    def _placeholders_readable(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            if not entry:
+                raise ValueError("a placeholder cannot be empty")
+            if entry.startswith("hex:"):
+                try:
+                    bytes.fromhex(entry[4:])
+                except ValueError:
+                    raise ValueError("a `hex:` placeholder needs hex digits after `hex:`") from None
+        return value

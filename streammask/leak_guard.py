@@ -1,0 +1,213 @@
+"""The leak guard: after masking, a record's output is searched for the raw values of its masked columns.
+
+Defence in depth. Masking transforms what the policy classifies; the guard catches a raw value that
+still reaches the output by another carrier: a passthrough column that copies a masked one, the source
+block, an envelope field, a header, a character a strategy left as it was.
+
+What is not a leak, so that false positives stay rare:
+- a value whose masked form equals it (a bucket value already on a boundary, a token that is a fixed
+  point of its permutation, a ``keep`` column): the policy says the output may show it;
+- an occurrence inside a masked or kept value of the same record (a fake full name that happens to
+  contain the raw last name): masking produced it, it was not copied;
+- values shorter than ``min_length`` bytes as text (numbers: digits and sign), which match by chance;
+  integers and floats only match as whole numbers, not inside longer ones.
+Only the payloads are searched, never an embedded schema (an enum's ``allowed`` lists its values).
+
+A passthrough column holding the same value as a masked column of the same row (``created_at`` equal
+to a masked ``updated_at`` on insert) is a hit: the value is in the output; classify both alike.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, NamedTuple
+
+import orjson
+
+from streammask.plan import ColumnStats, Tally
+
+Pair = tuple[ColumnStats, Any, Any]
+"""(the column's stats, its raw value, its masked value) for one value masked in a record."""
+
+
+class Carrier(NamedTuple):
+    """A part of the output: ``label`` (``key``, ``value``, ``header NAME``), its bytes as produced, and
+    the decoded payload when it has one, to tell which field a hit is in."""
+
+    label: str
+    data: bytes
+    doc: Any = None
+
+
+class LeakFound(NamedTuple):
+    column: str
+    carrier: str
+
+    def describe(self) -> str:
+        return f"a raw value of masked column {self.column} is in the output ({self.carrier}); check what copies it"
+
+
+_NUMBER_BEFORE = frozenset(b"0123456789.-")
+_NUMBER_AFTER = frozenset(b"0123456789.eE")
+
+
+class LeakGuard:
+    """Finds raw values of masked columns in a record's output (see the module docstring)."""
+
+    __slots__ = ("min_length", "_below", "_above")
+
+    def __init__(self, min_length: int) -> None:
+        self.min_length = min_length
+        # integers strictly between these have fewer than min_length characters (sign included)
+        self._below = -(10 ** (min_length - 2)) if min_length > 1 else 0
+        self._above = 10 ** (min_length - 1) if min_length > 1 else 0
+
+    def scan(
+        self, tally: Tally, blob: bytes, carriers: Callable[[], Sequence[Carrier]] | Sequence[Carrier]
+    ) -> LeakFound | None:
+        """``blob``: every output part the record has, joined; ``carriers`` the parts apart (or how to get
+        them), needed only on a hit.
+
+        The hot path tests each raw string or integer with one ``in`` on the blob; a value found there,
+        one whose JSON form differs from its text, and other types take the full check."""
+        min_length, below, above = self.min_length, self._below, self._above
+        for raw in tally.raw or ():
+            cls = raw.__class__
+            if cls is str:
+                data = raw.encode("utf-8", "surrogatepass")
+                if len(data) < min_length:
+                    continue
+                if data not in blob and raw.isprintable() and '"' not in raw and "\\" not in raw:
+                    continue  # the common case: not in the output, and JSON writes it as it is
+            elif cls is int:
+                if below < raw < above or b"%d" % raw not in blob:
+                    continue
+            elif cls is bool:
+                continue
+            found = self._check(raw, blob, tally, carriers)
+            if found is not None:
+                return found
+        return None
+
+    def _check(
+        self, raw: Any, blob: bytes, tally: Tally, carriers: Callable[[], Sequence[Carrier]] | Sequence[Carrier]
+    ) -> LeakFound | None:
+        """The full check of one raw value, for each column it was masked in."""
+        pairs = list(tally.pairs())
+        for stats, value, masked in pairs:
+            if value is not raw or stats.strategy == "keep":
+                continue
+            for needle, whole in self._needles(raw, masked):
+                found = _count(blob, needle, whole)
+                if found and found > _explained(needle, whole, pairs):
+                    parts = carriers() if callable(carriers) else carriers
+                    return LeakFound(stats.column, _where(needle, whole, parts, pairs))
+        return None
+
+    def _needles(self, raw: Any, masked: Any) -> Iterator[tuple[bytes, bool]]:
+        """The forms ``raw`` takes in the output bytes, with whether it must match as a whole number."""
+        cls = raw.__class__
+        if cls is masked.__class__ and raw == masked:
+            return  # the policy lets the output show it
+        if cls is str:
+            if len(raw) * 4 < self.min_length:
+                return
+            data = raw.encode("utf-8", "surrogatepass")
+            if len(data) < self.min_length:
+                return
+            yield data, False
+            if not raw.isprintable() or '"' in raw or "\\" in raw:
+                escaped = _json_text(raw)
+                if escaped is not None and escaped != data:
+                    yield escaped, False
+        elif cls is int:
+            text = b"%d" % raw
+            if len(text) >= self.min_length:
+                yield text, True
+        elif cls is float:
+            text = orjson.dumps(raw)
+            if len(text) >= self.min_length and text != b"null":
+                yield text, True
+        elif cls is list:
+            same_shape = masked.__class__ is list and len(masked) == len(raw)
+            for i, item in enumerate(raw):
+                yield from self._needles(item, masked[i] if same_shape else None)
+        elif cls is dict:
+            inner = masked if masked.__class__ is dict else {}
+            for name, item in raw.items():
+                yield from self._needles(item, inner.get(name))
+
+
+def _json_text(value: str) -> bytes | None:
+    """``value`` as it appears inside a JSON string (quotes, backslashes, control characters escaped)."""
+    try:
+        return orjson.dumps(value)[1:-1]
+    except orjson.JSONEncodeError:  # a lone surrogate: never in a JSON output
+        return None
+
+
+def _count(hay: bytes, needle: bytes, whole: bool) -> int:
+    """Occurrences of ``needle`` in ``hay``; numbers only where no digit, point or sign extends them."""
+    if not whole:
+        return hay.count(needle)
+    n, i, size = 0, hay.find(needle), len(needle)
+    while i != -1:
+        before = hay[i - 1] if i else None
+        after = hay[i + size] if i + size < len(hay) else None
+        if before not in _NUMBER_BEFORE and after not in _NUMBER_AFTER:
+            n += 1
+        i = hay.find(needle, i + 1)
+    return n
+
+
+def _forms(value: Any) -> Iterator[bytes]:
+    """The bytes a masked value is written as (its leaves, for arrays and structs)."""
+    cls = value.__class__
+    if cls is str:
+        yield value.encode("utf-8", "surrogatepass")
+        escaped = _json_text(value)
+        if escaped is not None:
+            yield escaped
+    elif cls is int or cls is float:
+        yield orjson.dumps(value)
+    elif cls is list:
+        for item in value:
+            yield from _forms(item)
+    elif cls is dict:
+        for item in value.values():
+            yield from _forms(item)
+
+
+def _explained(needle: bytes, whole: bool, pairs: Sequence[Pair]) -> int:
+    """How many occurrences of ``needle`` the masked (and kept) values of the record account for."""
+    total = 0
+    for _, _, masked in pairs:
+        total += max((_count(form, needle, whole) for form in _forms(masked)), default=0)
+    return total
+
+
+def _where(needle: bytes, whole: bool, carriers: Sequence[Carrier], pairs: Sequence[Pair]) -> str:
+    """The carrier and, for a decoded payload, the field (row column, or envelope field) holding an
+    occurrence that is not a masked column's own output. Only runs on a hit."""
+    masked = {stats.column for stats, _, _ in pairs}
+    for carrier in carriers:
+        if not _count(carrier.data, needle, whole):
+            continue
+        if isinstance(carrier.doc, dict):
+            for path, column, value in _fields(carrier.doc, is_row=carrier.label != "value"):
+                if column not in masked and _count(orjson.dumps(value), needle, whole):
+                    return f"{carrier.label} field {path}"
+        return carrier.label
+    return "output"
+
+
+def _fields(doc: dict[str, Any], is_row: bool) -> Iterator[tuple[str, str | None, Any]]:
+    """(path, row column or None, value) of a key (a row) or an envelope (rows in before/after)."""
+    for name, value in doc.items():
+        if is_row:
+            yield name, name, value
+        elif name in ("before", "after") and isinstance(value, dict):
+            for column, item in value.items():
+                yield f"{name}.{column}", column, item
+        else:
+            yield name, None, value
