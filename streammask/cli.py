@@ -57,7 +57,7 @@ def cmd_mask(args: argparse.Namespace) -> int:
             outcome = masker.mask(record.coordinates.topic, record.key, record.value, record.headers)
             audit.add(record.coordinates, outcome)
             if isinstance(outcome, Masked):
-                dst.write(format_line(record.coordinates, outcome.key, outcome.value, outcome.headers, record.extra))
+                dst.write(format_line(record, outcome.key, outcome.value, outcome.headers))
             else:
                 _log_blocked(record.coordinates, outcome)
     if args.audit:

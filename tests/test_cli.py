@@ -448,7 +448,7 @@ def test_undecodable_input_lines_are_counted_as_blocked(
         b'{"topic": "t", "partition": 0, "offset": 1, "headers": ["odd"], "payload": null}',
         b'{"topic": "t", "partition": null, "offset": 1, "payload": null}',
         b'{"topic": "t", "partition": 0, "offset": "12", "payload": null}',
-        b'{"topic": "t", "partition": 0, "offset": 1, "payload": "{not json"}',
+        b'{"topic": "t", "partition": 0, "offset": 1, "key": null, "payload": "{not json"}',
         b"\xff\xfe binary",
     ]
     lines = [orjson.dumps(good[0]), b"", *bad_lines[:4], b"   ", orjson.dumps(good[1]), *bad_lines[4:]]
