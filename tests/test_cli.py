@@ -848,6 +848,41 @@ def test_check_counts_undecodable_sample_lines(tmp_path: Path) -> None:
     assert "1 record(s) could not be decoded as Debezium JSON" in proc.stdout.decode()
 
 
+def test_check_sample_names_each_line_mask_would_block_and_why(tmp_path: Path) -> None:
+    good = fixture_records()
+    bad = [
+        {**good[0], "raw": compact(fixture("postgres-create.json"))},
+        {k: v for k, v in good[2].items() if k != "payload"},
+        {**good[1], "payload_error": "Invalid CP1 magic byte 123"},
+    ]
+    path = write_jsonl(tmp_path / "sample.jsonl", [good[0], *bad, *(good[1:] * 8)])
+    proc = run_cli("check", "--policy", POLICY, "--sample", path, key=None)
+    assert proc.returncode == 1, explain(proc)
+    lines = proc.stdout.decode().splitlines()
+    assert lines[1:4] == [
+        f"{path}: line 2: unknown field `raw` (kcat -J writes only topic, partition, offset, tstype, ts, broker, "
+        "headers, key, payload)",
+        f"{path}: line 3: missing `payload`",
+        f"{path}: line 4: `payload_error`: kcat could not deserialise the record's value, so the line does not hold "
+        "the record's bytes; consume it without -s avro",
+    ]
+    assert "3 record(s) could not be decoded as Debezium JSON" in lines
+    stdout = proc.stdout.decode()
+    for value in sensitive_values():
+        assert json.dumps(value) not in stdout and value not in stdout, value
+
+
+def test_check_sample_names_twenty_refused_lines_then_counts_the_rest() -> None:
+    stdin = b"".join(b'{"topic": "t", "partition": 0, "offset": %d, "key": null}\n' % i for i in range(25))
+    proc = run_cli("check", "--policy", POLICY, "--sample", "-", stdin=stdin, key=None)
+    assert proc.returncode == 1, explain(proc)
+    lines = proc.stdout.decode().splitlines()
+    named = [line for line in lines if line.startswith("<stdin>: line ")]
+    assert named == [f"<stdin>: line {n}: missing `payload`" for n in range(1, 21)]
+    assert "<stdin>: 5 more line(s) not in kcat -J's shape" in lines
+    assert "25 record(s) could not be decoded as Debezium JSON" in lines
+
+
 # -- policy-schema ------------------------------------------------------------------------------------------
 
 
