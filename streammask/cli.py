@@ -28,6 +28,7 @@ from streammask.policy.schema_export import policy_json_schema
 log = logging.getLogger("streammask.cli")
 
 EXIT_OK, EXIT_BLOCKED, EXIT_INVALID = 0, 1, 2
+MAX_LINES_EXPLAINED = 20  # `check --sample` names the first refused lines, then counts the rest
 
 
 @contextlib.contextmanager
@@ -57,7 +58,7 @@ def cmd_mask(args: argparse.Namespace) -> int:
             outcome = masker.mask(record.coordinates.topic, record.key, record.value, record.headers)
             audit.add(record.coordinates, outcome)
             if isinstance(outcome, Masked):
-                dst.write(format_line(record.coordinates, outcome.key, outcome.value, outcome.headers, record.extra))
+                dst.write(format_line(record, outcome.key, outcome.value, outcome.headers))
             else:
                 _log_blocked(record.coordinates, outcome)
     if args.audit:
@@ -82,14 +83,19 @@ def cmd_check(args: argparse.Namespace) -> int:
         return EXIT_OK
     with _open(args.sample, "rb", sys.stdin.buffer) as src:
         records: list[tuple[str, bytes | None, bytes | None]] = []
-        bad_lines = 0
+        refused: list[str] = []  # why each line that mask would block is not a record; never a value
         for _, item in read_records(src):
             if isinstance(item, DecodeError):
-                bad_lines += 1
+                refused.append(str(item))
             else:
                 records.append((item.coordinates.topic, item.key, item.value))
     report = check_sample(loaded, records)
-    report.undecodable += bad_lines
+    report.undecodable += len(refused)
+    source = "<stdin>" if args.sample == "-" else args.sample
+    for reason in refused[:MAX_LINES_EXPLAINED]:
+        print(f"{source}: {reason}")
+    if len(refused) > MAX_LINES_EXPLAINED:
+        print(f"{source}: {len(refused) - MAX_LINES_EXPLAINED} more line(s) not in kcat -J's shape")
     for line in report.lines():
         print(line)
     print(f"{report.records} record(s) scanned, {len(report.seen_tables)} table(s) seen: "

@@ -1,7 +1,15 @@
-"""Records as JSON lines in the format of ``kcat -C -J`` (and back), for the offline CLI."""
+"""Records as JSON lines in the format of ``kcat -C -J`` (and back), for the offline CLI.
+
+A line must have the shape kcat's own writer gives it (edenhill/kcat, json.c ``fmt_msg_output_json``):
+``topic``, ``partition``, ``offset``, [``tstype``, ``ts``], [``broker``], [``headers``], ``key``,
+``payload``. Anything else is refused rather than guessed at: a field streammask does not know is a field
+it cannot mask, and a line of another shape (kcat's ``payload_error`` line, another tool's JSON) would
+otherwise pass as a tombstone. Refusal reasons name fields, never values.
+"""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import IO, Any
@@ -11,56 +19,128 @@ import orjson
 from streammask.errors import DecodeError
 from streammask.outcome import Coordinates
 
+Headers = list[tuple[str, bytes | None]]
 
-@dataclass
+REQUIRED_FIELDS = ("topic", "partition", "offset", "key", "payload")
+OPTIONAL_FIELDS = ("tstype", "ts", "broker", "headers")
+TSTYPES = ("create", "logappend", "unknown")
+
+INT32_MAX, INT64_MIN, INT64_MAX = 2**31 - 1, -(2**63), 2**63 - 1
+_TOPIC = re.compile(r"[A-Za-z0-9._-]{1,249}")  # Kafka's legal topic names: kcat prints no other
+_PLAIN_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")  # a field name shown in a reason; others could be data
+
+# Fields kcat adds when it deserialises Avro (-s avro): the line no longer holds the record's bytes.
+_UNDECODED = {"key_error": "key", "payload_error": "value"}
+_AVRO = ("key_schema_id", "value_schema_id")
+
+
+@dataclass(frozen=True)
 class KcatRecord:
-    """One line: the record's coordinates, key and value bytes, headers, and the fields kcat adds."""
+    """One line: the record's coordinates, key and value bytes, headers, and kcat's timestamp and broker."""
 
     coordinates: Coordinates
     key: bytes | None
     value: bytes | None
-    headers: list[tuple[str, bytes | None]]
-    extra: dict[str, Any]  # tstype, ts, broker…: copied to the output unchanged
+    headers: Headers
+    tstype: str | None = None
+    ts: int | None = None
+    broker: int | None = None
 
 
-def _text(value: Any, what: str, line_no: int) -> bytes | None:
-    if value is None:
-        return None
-    if not isinstance(value, str):
-        raise DecodeError(f"line {line_no}: `{what}` must be a string or null")
-    return value.encode("utf-8", "surrogateescape")
+class _Refused(Exception):
+    """A line that is not kcat's shape; the message names the field, never its value."""
 
 
-def _int(value: Any, what: str, line_no: int) -> int:
-    if value.__class__ is not int:  # not bool, float or a string: kcat writes integers
-        raise DecodeError(f"line {line_no}: `{what}` must be an integer")
+def _unknown(names: list[str]) -> str:
+    """Names plain identifiers (at most five, so the reason stays short); any other name could be data."""
+    shown = [f"`{name}`" for name in names if _PLAIN_NAME.fullmatch(name)][:5]
+    hidden = len(names) - len(shown)
+    label = "unknown field" + ("s" if len(names) > 1 else "")
+    if not shown:
+        return f"{label} (names not shown: not plain identifiers)"
+    return f"{label} {', '.join(shown)}" + (f" and {hidden} more (names not shown)" if hidden else "")
+
+
+def _check_fields(doc: dict[str, Any]) -> None:
+    """Refuses fields kcat -J does not write (most telling reason first) and missing required ones."""
+    for name, side in _UNDECODED.items():
+        if name in doc:
+            raise _Refused(f"`{name}`: kcat could not deserialise the record's {side}, so the line does not "
+                           "hold the record's bytes; consume it without -s avro")
+    for name in _AVRO:
+        if name in doc:
+            raise _Refused(f"`{name}`: an Avro-deserialised line (kcat -s avro) holds JSON objects, not the "
+                           "record's bytes; streammask mask needs raw lines (kcat -C -J without -s avro)")
+    unknown = [name for name in doc if name not in REQUIRED_FIELDS and name not in OPTIONAL_FIELDS]
+    if unknown:
+        raise _Refused(f"{_unknown(unknown)} (kcat -J writes only topic, partition, offset, tstype, ts, broker, "
+                       "headers, key, payload)")
+    missing = [name for name in REQUIRED_FIELDS if name not in doc]
+    if missing:
+        raise _Refused(f"missing {', '.join(f'`{name}`' for name in missing)}")
+    if ("tstype" in doc) != ("ts" in doc):
+        raise _Refused("`tstype` and `ts` come together (kcat writes both or neither)")
+
+
+def _int(doc: dict[str, Any], name: str, low: int, high: int) -> int:
+    value = doc[name]
+    if value.__class__ is not int or not low <= value <= high:  # not bool, float or string: kcat writes integers
+        raise _Refused(f"`{name}` must be an integer from {low} to {high}")
     return int(value)
 
 
+def _text(value: Any, what: str) -> bytes | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise _Refused(f"{what} must be a string or null")
+    return value.encode("utf-8", "surrogateescape")
+
+
+def _headers(raw: Any) -> Headers:
+    if isinstance(raw, dict):
+        raise _Refused("`headers` is an object (kcat's header map form); streammask reads only the flat "
+                       "[name, value, …] list")
+    if not isinstance(raw, list) or len(raw) % 2:
+        raise _Refused("`headers` must be a flat [name, value, …] list of even length")
+    names, values = raw[::2], raw[1::2]
+    if not all(isinstance(name, str) for name in names):
+        raise _Refused("`headers` names must be strings")
+    return [(name, _text(value, "`headers` values")) for name, value in zip(names, values, strict=True)]
+
+
+def _record(doc: dict[str, Any]) -> KcatRecord:
+    _check_fields(doc)
+    topic = doc["topic"]
+    if not isinstance(topic, str) or not _TOPIC.fullmatch(topic) or topic in (".", ".."):
+        raise _Refused("`topic` must be a Kafka topic name (1 to 249 of a-z, A-Z, 0-9, '.', '_', '-')")
+    where = Coordinates(topic, _int(doc, "partition", 0, INT32_MAX), _int(doc, "offset", 0, INT64_MAX))
+    tstype = doc.get("tstype")
+    if "tstype" in doc and tstype not in TSTYPES:
+        raise _Refused(f"`tstype` must be one of {', '.join(TSTYPES)}")
+    return KcatRecord(
+        where,
+        _text(doc["key"], "`key`"),
+        _text(doc["payload"], "`payload`"),
+        _headers(doc["headers"]) if "headers" in doc else [],
+        tstype,
+        _int(doc, "ts", INT64_MIN, INT64_MAX) if "ts" in doc else None,
+        _int(doc, "broker", -1, INT32_MAX) if "broker" in doc else None,
+    )
+
+
 def parse_line(line: bytes, line_no: int) -> KcatRecord:
+    """The record of one ``kcat -C -J`` line; ``DecodeError`` (naming a field, never a value) otherwise."""
     try:
         doc = orjson.loads(line)
     except orjson.JSONDecodeError:
         raise DecodeError(f"line {line_no}: not a JSON object") from None
     if not isinstance(doc, dict):
         raise DecodeError(f"line {line_no}: not a JSON object")
-    raw_headers = doc.get("headers") or []
-    if not isinstance(raw_headers, list) or len(raw_headers) % 2:
-        raise DecodeError(f"line {line_no}: `headers` must be a flat [name, value, …] list")
-    headers = [
-        (str(raw_headers[i]), _text(raw_headers[i + 1], "headers", line_no)) for i in range(0, len(raw_headers), 2)
-    ]
-    extra = {k: v for k, v in doc.items() if k not in ("topic", "partition", "offset", "key", "payload", "headers")}
-    return KcatRecord(
-        Coordinates(
-            str(doc.get("topic", "")), _int(doc.get("partition", -1), "partition", line_no),
-            _int(doc.get("offset", -1), "offset", line_no),
-        ),
-        _text(doc.get("key"), "key", line_no),
-        _text(doc.get("payload"), "payload", line_no),
-        headers,
-        extra,
-    )
+    try:
+        return _record(doc)
+    except _Refused as exc:
+        raise DecodeError(f"line {line_no}: {exc}") from None
 
 
 def read_records(stream: IO[bytes]) -> Iterator[tuple[int, KcatRecord | DecodeError]]:
@@ -74,16 +154,21 @@ def read_records(stream: IO[bytes]) -> Iterator[tuple[int, KcatRecord | DecodeEr
             yield n, exc
 
 
-def format_line(
-    where: Coordinates, key: bytes | None, value: bytes | None, headers: list[tuple[str, bytes | None]],
-    extra: dict[str, Any],
-) -> bytes:
-    doc: dict[str, Any] = {"topic": where.topic, "partition": where.partition, "offset": where.offset, **extra}
+def _str(data: bytes | None) -> str | None:
+    return None if data is None else data.decode("utf-8", "surrogateescape")
+
+
+def format_line(record: KcatRecord, key: bytes | None, value: bytes | None, headers: Headers) -> bytes:
+    """The output line: the record's coordinates and kcat fields with the given (masked) key, value and
+    headers, in kcat's field order. Built from the typed record, so no field of the input line is copied."""
+    where = record.coordinates
+    doc: dict[str, Any] = {"topic": where.topic, "partition": where.partition, "offset": where.offset}
+    if record.tstype is not None and record.ts is not None:
+        doc["tstype"], doc["ts"] = record.tstype, record.ts
+    if record.broker is not None:
+        doc["broker"] = record.broker
     if headers:
-        flat: list[str | None] = []
-        for name, v in headers:
-            flat += [name, None if v is None else v.decode("utf-8", "surrogateescape")]
-        doc["headers"] = flat
-    doc["key"] = None if key is None else key.decode("utf-8", "surrogateescape")
-    doc["payload"] = None if value is None else value.decode("utf-8", "surrogateescape")
+        doc["headers"] = [item for name, v in headers for item in (name, _str(v))]
+    doc["key"] = _str(key)
+    doc["payload"] = _str(value)
     return orjson.dumps(doc) + b"\n"

@@ -7,11 +7,14 @@ counts are computed here from the inputs and the policy YAML, independently of s
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
+import re
 import subprocess
 import sys
+import tempfile
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -22,6 +25,8 @@ import orjson
 import pytest
 import yaml
 from helpers import fixtures_dir
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 REPO = Path(__file__).resolve().parent.parent
 POLICY = REPO / "policies" / "ecommerce.yaml"
@@ -448,7 +453,7 @@ def test_undecodable_input_lines_are_counted_as_blocked(
         b'{"topic": "t", "partition": 0, "offset": 1, "headers": ["odd"], "payload": null}',
         b'{"topic": "t", "partition": null, "offset": 1, "payload": null}',
         b'{"topic": "t", "partition": 0, "offset": "12", "payload": null}',
-        b'{"topic": "t", "partition": 0, "offset": 1, "payload": "{not json"}',
+        b'{"topic": "t", "partition": 0, "offset": 1, "key": null, "payload": "{not json"}',
         b"\xff\xfe binary",
     ]
     lines = [orjson.dumps(good[0]), b"", *bad_lines[:4], b"   ", orjson.dumps(good[1]), *bad_lines[4:]]
@@ -470,6 +475,189 @@ def test_undecodable_input_lines_are_counted_as_blocked(
     assert audit["blocked_by_code"] == {"undecodable": len(bad_lines)}
     for entry in blocked_logs(proc):
         assert entry["code"] == "undecodable"
+
+
+# -- input lines not in kcat -J's shape: blocked whole ------------------------------------------------------
+
+# kcat -J's fields (edenhill/kcat json.c): the only fields an output line may carry.
+KCAT_FIELDS = ("topic", "partition", "offset", "tstype", "ts", "broker", "headers", "key", "payload")
+# Every string planted in a line that must be blocked starts with this.
+SENTINEL = "Qx9Planted"
+LOG_FIELDS = {"ts", "level", "logger", "msg", "topic", "partition", "offset", "code", "table", "column", "reason",
+              "records_in", "records_out", "blocked"}
+
+planted_text = st.text(max_size=16).map(lambda s: SENTINEL + s)
+planted_json: st.SearchStrategy[Any] = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**63), 2**63 - 1) | st.floats(allow_nan=False, allow_infinity=False)
+    | planted_text,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(planted_text, inner, max_size=3),
+    max_leaves=8,
+)
+# A field holding the record's raw event, as text or as JSON: a leak if anything of it were copied.
+raw_events = st.sampled_from(["postgres-create.json", "postgres-update.payload.json"]).flatmap(
+    lambda name: st.sampled_from([compact(fixture(name)), fixture(name)])
+)
+extra_names = st.one_of(
+    st.text(min_size=1, max_size=20),
+    st.from_regex(r"[a-z_][a-z0-9_]{0,15}", fullmatch=True),
+    st.sampled_from(["raw", "value", "before", "payload_error", "key_error", "key_schema_id", "value_schema_id"]),
+).filter(lambda name: name not in KCAT_FIELDS)
+
+
+@functools.cache
+def cheap_good_lines() -> tuple[list[dict[str, Any]], bytes]:
+    """Two records that mask without Faker (a tombstone and a truncate) and their masked output alone."""
+    good = fixture_records()
+    lines = [good[3], good[4]]
+    proc = run_cli("mask", "--policy", POLICY, stdin=jsonl(lines))
+    assert proc.returncode == 0 and len(proc.stdout.splitlines()) == 2, explain(proc)
+    return lines, proc.stdout
+
+
+def assert_logs_hold_no_value(proc: subprocess.CompletedProcess[bytes]) -> None:
+    stderr = proc.stderr.decode()
+    assert SENTINEL not in stderr
+    for value in sensitive_values():
+        assert json.dumps(value) not in stderr, value
+    for doc in log_lines(proc):
+        assert set(doc) <= LOG_FIELDS, doc.keys()
+
+
+@settings(max_examples=15, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 4), extra_names, planted_json | raw_events, st.integers(0, 9)), min_size=1, max_size=3
+    )
+)
+def test_a_line_with_any_field_kcat_does_not_write_is_blocked_whole_and_its_value_reaches_no_output(
+    extras: list[tuple[int, str, Any, int]],
+) -> None:
+    (first, last), expected_stdout = cheap_good_lines()
+    bad: list[dict[str, Any]] = []
+    for record_index, name, value, position in extras:
+        items = list(fixture_records()[record_index].items())
+        items.insert(position % (len(items) + 1), (name, value))
+        bad.append(dict(items))
+    with tempfile.TemporaryDirectory() as scratch:
+        audit_path = Path(scratch) / "audit.json"
+        proc = run_cli("mask", "--policy", POLICY, "--audit", audit_path, stdin=jsonl([first, *bad, last]))
+        audit_text = audit_path.read_text()
+    assert proc.returncode == 1, explain(proc)
+    # Nothing of a bad line is written: the output is exactly the good lines' output without them.
+    assert proc.stdout == expected_stdout
+    blocked = blocked_logs(proc)
+    assert [(d["topic"], d["partition"], d["offset"], d["code"]) for d in blocked] == [
+        (f"<input line {n}>", -1, -1, "undecodable") for n in range(2, 2 + len(bad))
+    ]
+    for entry, (_, name, _, _) in zip(blocked, extras, strict=True):
+        if name.endswith(("_error", "_schema_id")) and name.startswith(("key", "payload", "value")):
+            assert f"`{name}`" in entry["reason"]
+        elif re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+            assert f"unknown field `{name}`" in entry["reason"]
+        else:
+            assert "unknown field (names not shown: not plain identifiers)" in entry["reason"]
+    assert_logs_hold_no_value(proc)
+    audit = json.loads(audit_text)
+    assert audit["records"] == {"in": 2 + len(bad), "out": 2, "blocked": len(bad)}
+    assert audit["blocked_by_code"] == {"undecodable": len(bad)}
+    assert SENTINEL not in audit_text
+
+
+def test_a_line_missing_any_required_field_is_blocked_naming_it() -> None:
+    create = fixture_records()[0]
+    required = ("topic", "partition", "offset", "key", "payload")
+    lines = [{k: v for k, v in create.items() if k != name} for name in required]
+    proc = run_cli("mask", "--policy", POLICY, stdin=jsonl(lines))
+    assert proc.returncode == 1, explain(proc)
+    assert proc.stdout == b""  # without `payload` the line was once taken for a tombstone and written
+    reasons = [(d["topic"], d["code"], d["reason"]) for d in blocked_logs(proc)]
+    assert reasons == [
+        (f"<input line {n}>", "undecodable", f"line {n}: missing `{name}`") for n, name in enumerate(required, 1)
+    ]
+    assert_logs_hold_no_value(proc)
+
+
+def test_lines_kcat_could_not_decode_or_deserialised_from_avro_are_blocked() -> None:
+    create = fixture_records()[0]
+    coordinates = {k: create[k] for k in ("topic", "partition", "offset", "tstype", "ts", "broker")}
+    after = fixture("postgres-create.json")["payload"]["after"]
+    lines = [
+        # kcat -s value=avro on a record whose value is not Avro: payload null, the error beside it.
+        {**coordinates, "key": create["key"], "payload": None, "payload_error": "Invalid CP1 magic byte 123"},
+        {**coordinates, "key": None, "key_error": "Invalid CP1 magic byte 123", "payload": create["payload"]},
+        # kcat -s avro that worked: key and payload are JSON objects, not the record's bytes.
+        {**coordinates, "key": {"id": 1}, "key_schema_id": 1, "payload": {"after": after}, "value_schema_id": 2},
+        {**coordinates, "key": create["key"], "payload": create["payload"], "value_schema_id": 2},
+    ]
+    proc = run_cli("mask", "--policy", POLICY, stdin=jsonl(lines))
+    assert proc.returncode == 1, explain(proc)
+    assert proc.stdout == b""
+    reasons = [d["reason"] for d in blocked_logs(proc)]
+    assert len(reasons) == 4
+    assert "`payload_error`: kcat could not deserialise the record's value" in reasons[0]
+    assert "`key_error`: kcat could not deserialise the record's key" in reasons[1]
+    for reason in reasons[2:]:
+        assert "Avro-deserialised line" in reason and "needs raw lines (kcat -C -J without -s avro)" in reason
+    assert "magic byte" not in proc.stderr.decode()
+    assert_logs_hold_no_value(proc)
+
+
+def test_fields_of_a_type_kcat_never_writes_are_blocked_naming_the_field() -> None:
+    create = fixture_records()[0]
+    update = fixture_records()[1]
+    cases: list[tuple[dict[str, Any], str]] = [
+        ({**create, "partition": True}, "`partition` must be an integer"),
+        ({**create, "partition": -1}, "`partition` must be an integer"),
+        ({**create, "offset": "12"}, "`offset` must be an integer"),
+        ({**create, "ts": str(BASE_TS)}, "`ts` must be an integer"),
+        ({**create, "tstype": "created"}, "`tstype` must be one of"),
+        ({**create, "broker": "111"}, "`broker` must be an integer"),
+        ({**create, "topic": ""}, "`topic` must be a Kafka topic name"),
+        ({**create, "topic": f"{SENTINEL} {PLANTED_SSN}"}, "`topic` must be a Kafka topic name"),
+        ({**create, "key": 1}, "`key` must be a string or null"),
+        ({**create, "payload": payload_of(create)}, "`payload` must be a string or null"),
+        ({**update, "headers": dict(zip(update["headers"][::2], update["headers"][1::2], strict=True))},
+         "`headers` is an object (kcat's header map form)"),
+        ({**update, "headers": "x-trace-id=4bf92f3577b34da6"}, "`headers` must be a flat"),
+        ({**update, "headers": update["headers"][:-1]}, "of even length"),
+        ({**update, "headers": [1, *update["headers"][1:]]}, "`headers` names must be strings"),
+        ({**update, "headers": [*update["headers"][:-1], 7]}, "`headers` values must be a string or null"),
+    ]
+    proc = run_cli("mask", "--policy", POLICY, stdin=jsonl([line for line, _ in cases]))
+    assert proc.returncode == 1, explain(proc)
+    assert proc.stdout == b""
+    blocked = blocked_logs(proc)
+    assert len(blocked) == len(cases)
+    for n, (entry, (_, reason)) in enumerate(zip(blocked, cases, strict=True), start=1):
+        assert entry["topic"] == f"<input line {n}>" and entry["code"] == "undecodable"
+        assert entry["reason"].startswith(f"line {n}: ") and reason in entry["reason"], entry["reason"]
+    assert PLANTED_SSN not in proc.stderr.decode()
+    assert_logs_hold_no_value(proc)
+
+
+def test_kcat_lines_with_or_without_timestamp_broker_and_headers_mask_as_before() -> None:
+    full = fixture_records()
+    assert full[1]["headers"] and all("headers" not in line for i, line in enumerate(full) if i != 1)
+    variants = [
+        full,
+        [{k: v for k, v in line.items() if k not in ("tstype", "ts")} for line in full],
+        [{k: v for k, v in line.items() if k not in ("tstype", "ts", "broker")} for line in full],
+        [{**line, "tstype": "logappend"} for line in full],
+    ]
+    inputs = [line for variant in variants for line in variant]
+    proc = run_cli("mask", "--policy", POLICY, stdin=jsonl(inputs))
+    assert proc.returncode == 0, explain(proc)
+    out = out_lines(proc)
+    assert len(out) == len(inputs)
+    for before, after in zip(inputs, out, strict=True):
+        # kcat's fields, in kcat's order; tstype, ts and broker only when the input had them.
+        assert list(after) == [f for f in KCAT_FIELDS if f in before], after.keys()
+        for field in ("topic", "partition", "offset", "tstype", "ts", "broker"):
+            assert after.get(field) == before.get(field), field
+    masked = [(line["key"], line["payload"], line.get("headers")) for line in out]
+    n = len(full)
+    assert masked[:n] == masked[n : 2 * n] == masked[2 * n : 3 * n] == masked[3 * n :]
+    assert masked[1][2] is not None and len(masked[1][2]) == 4  # the update's headers, masked and filtered
 
 
 def test_stdin_and_stdout_are_the_defaults(tmp_path: Path) -> None:
@@ -658,6 +846,41 @@ def test_check_counts_undecodable_sample_lines(tmp_path: Path) -> None:
     proc = run_cli("check", "--policy", POLICY, "--sample", path, key=None)
     assert proc.returncode == 1, explain(proc)
     assert "1 record(s) could not be decoded as Debezium JSON" in proc.stdout.decode()
+
+
+def test_check_sample_names_each_line_mask_would_block_and_why(tmp_path: Path) -> None:
+    good = fixture_records()
+    bad = [
+        {**good[0], "raw": compact(fixture("postgres-create.json"))},
+        {k: v for k, v in good[2].items() if k != "payload"},
+        {**good[1], "payload_error": "Invalid CP1 magic byte 123"},
+    ]
+    path = write_jsonl(tmp_path / "sample.jsonl", [good[0], *bad, *(good[1:] * 8)])
+    proc = run_cli("check", "--policy", POLICY, "--sample", path, key=None)
+    assert proc.returncode == 1, explain(proc)
+    lines = proc.stdout.decode().splitlines()
+    assert lines[1:4] == [
+        f"{path}: line 2: unknown field `raw` (kcat -J writes only topic, partition, offset, tstype, ts, broker, "
+        "headers, key, payload)",
+        f"{path}: line 3: missing `payload`",
+        f"{path}: line 4: `payload_error`: kcat could not deserialise the record's value, so the line does not hold "
+        "the record's bytes; consume it without -s avro",
+    ]
+    assert "3 record(s) could not be decoded as Debezium JSON" in lines
+    stdout = proc.stdout.decode()
+    for value in sensitive_values():
+        assert json.dumps(value) not in stdout and value not in stdout, value
+
+
+def test_check_sample_names_twenty_refused_lines_then_counts_the_rest() -> None:
+    stdin = b"".join(b'{"topic": "t", "partition": 0, "offset": %d, "key": null}\n' % i for i in range(25))
+    proc = run_cli("check", "--policy", POLICY, "--sample", "-", stdin=stdin, key=None)
+    assert proc.returncode == 1, explain(proc)
+    lines = proc.stdout.decode().splitlines()
+    named = [line for line in lines if line.startswith("<stdin>: line ")]
+    assert named == [f"<stdin>: line {n}: missing `payload`" for n in range(1, 21)]
+    assert "<stdin>: 5 more line(s) not in kcat -J's shape" in lines
+    assert "25 record(s) could not be decoded as Debezium JSON" in lines
 
 
 # -- policy-schema ------------------------------------------------------------------------------------------
