@@ -23,7 +23,7 @@ from streammask.outcome import Masked
 from streammask.plan import CompiledPolicy
 from streammask.policy import parse_policy
 from streammask.strategies.base import RowContext, b64encode
-from streammask.strategies.charclass import any_alphabet
+from streammask.strategies.charclass import any_alphabet, carries_text, is_structure
 from streammask.types import (
     DBZ_DATE,
     DBZ_MICRO_TIMESTAMP,
@@ -201,7 +201,7 @@ def _shape(ch: str) -> str:
 @PROPS
 @given(any_text)
 def test_tokenize_string_shape_or_refusal(value: str) -> None:
-    if any(not c.isascii() and c.isalnum() for c in value):
+    if any(c not in ALNUM and not is_structure(c) for c in value):
         with pytest.raises(MaskingError) as info:
             _tok_str(value, RowContext())
         assert value not in str(info.value)
@@ -228,6 +228,71 @@ def test_format_preserve_text_shape(value: str) -> None:
                 assert a != b  # letters outside Latin-1 never survive
 
 
+# -- arbitrary Unicode: nothing but structure survives ---------------------------------------------
+
+# Every category, surrogates (Cs) included; plus characters worth meeting often.
+NOTABLE = (
+    "ⓐⓩⒶ😀👍🏽\u200d\u200c\ufeff«»、。\x00\x07\x7f\x1f\ue000\U000f0000"
+    "\ud800\udfff\u0378\u00a0\u3000\u2028·€–é\u0301"
+)
+unicode_text = st.text(
+    st.one_of(
+        st.characters(codec=None, categories=None),
+        st.sampled_from(NOTABLE),
+        st.sampled_from(ALNUM + string.punctuation + " \t\n"),
+    ),
+    max_size=32,
+)
+FP_VARIANTS = {
+    (mode, prefix, suffix): compile_transform(
+        "format-preserve", KEY, ColumnType("string"), mode=mode, keep_prefix=prefix, keep_suffix=suffix
+    )
+    for mode in ("auto", "text", "email", "card")
+    for prefix in (0, 2)
+    for suffix in (0, 3)
+}
+
+
+def _keepable(value: str, prefix: int, suffix: int) -> set[int]:
+    """Positions a mode may keep on purpose: a kept prefix or suffix (of the value, or of an e-mail's
+    local part) and a plain e-mail domain. An over-approximation: everywhere else only structure stays."""
+    n = len(value)
+    spans = set(range(min(prefix, n))) | set(range(max(0, n - suffix), n))
+    at = value.rfind("@")
+    domain = value[at + 1 :]
+    if at > 0 and all(c.isprintable() if c.isascii() else carries_text(c) for c in domain):
+        spans |= set(range(at, n)) | set(range(min(prefix, at))) | set(range(max(0, at - suffix), at))
+    return spans
+
+
+@PROPS
+@given(unicode_text, st.sampled_from(sorted(FP_VARIANTS)))
+def test_format_preserve_any_unicode_keeps_only_structure(value: str, variant: tuple[str, int, int]) -> None:
+    out = FP_VARIANTS[variant](value, RowContext())
+    assert len(out) == len(value)
+    keepable = _keepable(value, variant[1], variant[2])
+    for i, (a, b) in enumerate(zip(value, out, strict=True)):
+        if is_structure(a):
+            assert b == a
+        elif i not in keepable or b != a:
+            alpha = any_alphabet(a)
+            assert alpha is not None and b in alpha, (i, a, b)
+
+
+@PROPS
+@given(unicode_text)
+def test_tokenize_any_unicode_masks_ascii_alnum_only_or_refuses(value: str) -> None:
+    try:
+        out = _tok_str(value, RowContext())
+    except MaskingError as exc:
+        assert any(c not in ALNUM and not is_structure(c) for c in value)
+        assert value not in str(exc)
+        return
+    assert all(c in ALNUM or is_structure(c) for c in value)
+    assert len(out) == len(value)
+    assert all((b in ALNUM) if a in ALNUM else a == b for a, b in zip(value, out, strict=True))
+
+
 # -- a different key gives different outputs --------------------------------------------------------
 
 KEYED = [
@@ -237,7 +302,11 @@ KEYED = [
     Case("fp-text", "format-preserve", ColumnType("string"), st.text(ALNUM, min_size=6, max_size=20)),
     Case("fp-int64", "format-preserve", ColumnType("int64"), st.integers(10**6, INT64_HI)),
     Case(
-        "replace-street", "replace", ColumnType("string"), st.text(min_size=1, max_size=20), {"kind": "street_address"}
+        "replace-street",
+        "replace",
+        ColumnType("string"),
+        st.text(min_size=1, max_size=20),
+        {"kind": "street_address"},
     ),
     Case("hash-string", "hash", ColumnType("string"), st.text(max_size=20)),
     Case("hash-int64", "hash", ColumnType("int64"), st.integers(2**31, INT64_HI)),

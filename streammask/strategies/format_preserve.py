@@ -1,8 +1,11 @@
 """``format-preserve``: same length, shape and character classes; not guaranteed collision-free.
 
-- strings: each letter or digit is replaced by a keyed choice from its class (ASCII digit, lower, upper;
-  other letters become Latin-1 letters of the same case); punctuation and spaces stay.
-- ``mode: email`` (auto-detected): the local part is masked, the domain is kept.
+- strings: every character but ASCII punctuation and whitespace (and Unicode spaces) is replaced by a
+  keyed choice from its class: ASCII digit, lower, upper; other digits become ASCII digits, other
+  upper-case characters Latin-1 upper-case letters, everything else (letters, marks, symbols, emoji,
+  control characters) Latin-1 lower-case letters. The length in code points is kept.
+- ``mode: email`` (auto-detected): the local part is masked, the domain is kept when it is made of
+  letters, digits and ASCII punctuation (otherwise the whole value is masked as text).
 - ``mode: card`` (auto-detected for 13-19 Luhn-valid digits with optional spaces/dashes): digits are
   masked and the last masked digit is fixed so the number stays Luhn-valid.
 - ``keep_prefix`` / ``keep_suffix`` keep that many leading/trailing characters (of the local part for
@@ -33,7 +36,7 @@ from streammask.strategies.base import (
     expect_type,
     memoized_str,
 )
-from streammask.strategies.charclass import DIGITS, any_alphabet, ascii_alphabet, luhn_valid
+from streammask.strategies.charclass import DIGITS, any_alphabet, ascii_alphabet, carries_text, luhn_valid
 from streammask.types import ColumnType, Kind
 
 _CARD = re.compile(r"^[0-9](?:[0-9 -]*[0-9])?$")
@@ -165,7 +168,7 @@ class FormatPreserve(AcceptsKinds):
                 m = "email" if _EMAIL.fullmatch(value) else "card" if _looks_like_card(value) else "text"
             if m == "email":
                 at = value.rfind("@")
-                if at <= 0:
+                if at <= 0 or not _plain_domain(value[at + 1 :]):
                     return _mask_chars(prf, seed, value, keep_prefix, keep_suffix, hex_only)
                 local = _mask_chars(prf, seed, value[:at], keep_prefix, keep_suffix, hex_only)
                 return local + value[at:]
@@ -175,6 +178,14 @@ class FormatPreserve(AcceptsKinds):
             return masked
 
         return memoized_str(preserve, column, name)
+
+
+def _plain_domain(domain: str) -> bool:
+    """Whether an e-mail's domain may be kept: letters, digits, marks and ASCII punctuation only, so a
+    symbol, emoji or control character after an '@' is masked like any text."""
+    if domain.isascii():
+        return domain.isprintable()
+    return all(ch.isprintable() if ch.isascii() else carries_text(ch) for ch in domain)
 
 
 def _looks_like_card(value: str) -> bool:

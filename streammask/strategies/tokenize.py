@@ -4,8 +4,9 @@
   (and their negative mirrors), so every output fits the column's type, and the same value maps to the
   same token whether a column is int16, int32 or int64: joins across tables hold.
 - strings: ASCII digits, lower- and upper-case letters are permuted as one mixed-radix number, keeping
-  length and each position's class; punctuation and spaces stay. Other letters cannot be permuted
-  within their class and block the record (use ``format-preserve`` or ``hash`` for such columns).
+  length and each position's class; ASCII punctuation and whitespace (and Unicode spaces) stay. Any
+  other character (a non-ASCII letter, a symbol, an emoji, a control character) cannot be permuted
+  within its class and blocks the record (use ``format-preserve`` or ``hash`` for such columns).
 - uuid: the 32 hex digits are permuted; bytes: permuted at the same length; enum: within ``allowed``.
 """
 
@@ -27,7 +28,7 @@ from streammask.strategies.base import (
     b64encode,
     expect_type,
 )
-from streammask.strategies.charclass import ascii_alphabet
+from streammask.strategies.charclass import ascii_alphabet, is_structure
 from streammask.types import ColumnType, Kind
 
 BANDS = ((0, 2**7), (2**7, 2**15), (2**15, 2**31), (2**31, 2**63))
@@ -62,8 +63,16 @@ def integer_tokenizer(ctx: CompileContext, domain: str) -> Callable[[int], int]:
     return token
 
 
+_NOT_PERMUTABLE = (
+    "tokenize permutes ASCII letters and digits and keeps ASCII punctuation and spaces; the value has "
+    "other characters (non-ASCII letters, symbols, emoji or control characters): use format-preserve "
+    "or hash for this column"
+)
+
+
 class StringTokenizer:
-    """Permutes the ASCII letters and digits of a string as one number, per class pattern."""
+    """Permutes the ASCII letters and digits of a string as one number, per class pattern; refuses a
+    string with any character that is neither permuted nor structure (see ``charclass``)."""
 
     def __init__(self, subkey: bytes, hex_only: bool = False) -> None:
         self._subkey = subkey
@@ -78,8 +87,8 @@ class StringTokenizer:
             if alpha is not None:
                 positions.append(i)
                 alphabets.append(alpha)
-            elif not self._hex and ch.isalnum():
-                raise MaskingError("tokenize keeps ASCII letters and digits only; the value has others")
+            elif not is_structure(ch):
+                raise MaskingError(_NOT_PERMUTABLE)
         if not positions:
             return value
         n = 1
