@@ -1247,11 +1247,14 @@ def test_options_reject_unknown_fields(name: str) -> None:
 
 
 def test_tokenize_uuid_is_case_insensitive(master_key: MasterKey) -> None:
-    """A uuid's upper- and lower-case spellings are the same uuid: one token, so joins hold."""
+    """A uuid's upper- and lower-case spellings are the same uuid: one token (in the input's case), so
+    joins hold, and an upper-case uniqueidentifier stays upper-case."""
     t = compile_transform("tokenize", master_key, UUID_T, domain="order_ref")
     value = str(uuid.UUID(int=random.Random(RNG_SEED).getrandbits(128)))
-    assert t(value.upper(), ROW) == t(value, ROW)
+    assert t(value.upper(), ROW) == t(value, ROW).upper()
     assert t(value, ROW) == t(value, ROW).lower()
+    mixed = value[:18] + value[18:].upper()
+    assert t(mixed, ROW) == t(value, ROW)
 
 
 @pytest.mark.parametrize(
