@@ -9,12 +9,17 @@ import re
 import uuid
 from collections.abc import Callable
 
+import events as ev
+import orjson
 import pytest
 from helpers import compile_transform
 
 from streammask.errors import MaskingError, TypeNotPreserved
 from streammask.keys import MasterKey
-from streammask.plan import NotApplicable
+from streammask.masker import RecordMasker
+from streammask.outcome import BlockCode, Blocked, Masked, Outcome
+from streammask.plan import CompiledPolicy
+from streammask.policy import parse_policy
 from streammask.strategies import STRATEGIES
 from streammask.strategies.base import RowContext
 from streammask.strategies.shapes import Shape, declared_shapes, detect
@@ -369,30 +374,37 @@ def test_replace_does_not_accept_a_column_declared_as_uuid_or_address(source_typ
     assert STRATEGIES["replace"].accepts(source_typed("VARCHAR"))
 
 
-def test_replace_on_a_declared_inet_column_blocks_as_not_applicable(master_key: MasterKey) -> None:
-    import events as ev
-
-    from streammask.masker import RecordMasker
-    from streammask.outcome import BlockCode, Blocked
-    from streammask.plan import CompiledPolicy
-    from streammask.policy import parse_policy
-
-    policy = b"""
+POLICY = b"""
 version: 1
 key: {env: STREAMMASK_TEST_KEY, id: t}
 tables:
   public.customers:
     passthrough: [id]
     fields:
-      ip: {strategy: replace, kind: city}
+      ip: {strategy: %s}
 """
-    masker = RecordMasker(CompiledPolicy(parse_policy(policy, "p.yaml"), master_key))
+
+
+def _mask_ip_row(master_key: MasterKey, strategy: bytes, ip: str) -> Outcome:
+    masker = RecordMasker(CompiledPolicy(parse_policy(POLICY % strategy, "p.yaml"), master_key))
     fields = [ev.col("id", "int32", False), ev.col("ip", "string", True, parameters={
         "__debezium.source.column.type": "INET"})]
-    out = masker.mask(ev.topic("customers"), None, ev.envelope(fields, None, {"id": 1, "ip": "10.1.2.3"}, "c"))
+    return masker.mask(ev.topic("customers"), None, ev.envelope(fields, None, {"id": 1, "ip": ip}, "c"))
+
+
+def test_replace_on_a_declared_inet_column_blocks_as_not_applicable(master_key: MasterKey) -> None:
+    out = _mask_ip_row(master_key, b"replace, kind: city", "10.1.2.3")
     assert isinstance(out, Blocked) and out.reason.code is BlockCode.NOT_APPLICABLE
     assert "10.1.2.3" not in out.reason.describe()
-    assert issubclass(NotApplicable, MaskingError)
+
+
+def test_declared_inet_holding_no_address_blocks_as_type_not_preserved(master_key: MasterKey) -> None:
+    out = _mask_ip_row(master_key, b"tokenize", "gateway-eu-west")
+    assert isinstance(out, Blocked) and out.reason.code is BlockCode.TYPE_NOT_PRESERVED
+    assert out.reason.column == "ip" and "gateway" not in out.reason.describe()
+    masked = _mask_ip_row(master_key, b"tokenize", "10.1.2.3")
+    assert isinstance(masked, Masked)
+    assert ipaddress.IPv4Address(orjson.loads(masked.value or b"")["payload"]["after"]["ip"])
 
 
 # -- redact ----------------------------------------------------------------------------------------------

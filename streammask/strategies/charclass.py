@@ -16,7 +16,7 @@ LOWER = string.ascii_lowercase
 UPPER = string.ascii_uppercase
 HEX_LOWER = "0123456789abcdef"
 HEX_UPPER = "0123456789ABCDEF"
-# Where non-ASCII letters go under format-preserve: Latin-1 letters, so no original letter survives.
+# Where other content characters go under format-preserve: Latin-1 letters, so none of the originals survives.
 LATIN1_LOWER = "".join(chr(c) for c in range(0xDF, 0x100) if chr(c) != "÷")
 LATIN1_UPPER = "".join(chr(c) for c in range(0xC0, 0xDF) if chr(c) != "×")
 

@@ -25,7 +25,6 @@ class Shape(Enum):
 
 
 SOURCE_TYPE = "__debezium.source.column.type"
-HEX_SHAPES = frozenset({Shape.UUID, Shape.MAC})
 _ANY = (Shape.UUID, Shape.MAC, Shape.IP)  # MAC before IP: an 8-pair MAC with colons parses as IPv6 too
 _DECLARED: dict[str, tuple[Shape, ...]] = {
     "UUID": (Shape.UUID,),
@@ -58,8 +57,8 @@ def declared_shapes(column: ColumnType) -> tuple[Shape, ...] | None:
 def mismatch(declared: tuple[Shape, ...]) -> TypeNotPreserved:
     """The error for a value that lacks the shape its column type declares (never naming the value)."""
     return TypeNotPreserved(
-        f"the column's source type holds {declared[0].value} and the value is not one: it is blocked, "
-        "not masked into something the column would reject"
+        f"the column's type holds {declared[0].value} and the value is not one: it is blocked rather "
+        "than masked into something the column would reject"
     )
 
 
