@@ -6,6 +6,7 @@ from __future__ import annotations
 import ipaddress
 import random
 import re
+import string
 import uuid
 from collections.abc import Callable
 
@@ -244,6 +245,17 @@ def test_tokenize_ipv4_is_a_bijection_of_its_digit_pattern(master_key: MasterKey
     t = compile_transform("tokenize", master_key, STRING)
     domain = [f"{a}.{b}.{c}.{d}" for a in range(10) for b in range(10) for c in range(10) for d in range(10)]
     assert sorted(t(v, ROW) for v in domain) == sorted(domain)
+
+
+def test_tokenize_is_one_bijection_across_text_and_address_shapes(master_key: MasterKey) -> None:
+    """"a:b::" is an IPv6 address (hex-permuted), "g:b::" is text (class-permuted, walked past any
+    address): together they still map one-to-one onto the same set, so text never takes an address's token."""
+    t = compile_transform("tokenize", master_key, STRING)
+    chars = string.ascii_lowercase + string.digits
+    domain = [f"{a}:{b}::" for a in chars for b in chars]
+    outs = [t(v, ROW) for v in domain]
+    assert sorted(outs) == sorted(domain)
+    assert all(detect(o) is detect(v) for v, o in zip(domain, outs, strict=True))
 
 
 def test_tokenize_cidr_is_a_bijection_of_networks_of_one_prefix(master_key: MasterKey) -> None:

@@ -9,7 +9,7 @@
 - ``mode: card`` (auto-detected for 13-19 Luhn-valid digits with optional spaces/dashes): digits are
   masked and the last masked digit is fixed so the number stays Luhn-valid.
 - ``keep_prefix`` / ``keep_suffix`` keep that many leading/trailing characters (of the local part for
-  emails), e.g. a card's BIN or last four.
+  emails), e.g. a card's BIN or last four; an IP address is permuted whole (they do not apply).
 - string shapes (see ``shapes``; by the declared source type, else by the value): a uuid or a MAC keeps
   hex digits in place of hex digits (separators kept; case-insensitive, and an upper-case value stays
   upper-case); an IP address stays a valid address of its
