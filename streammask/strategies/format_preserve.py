@@ -12,8 +12,8 @@
   emails), e.g. a card's BIN or last four; an IP address is permuted whole (they do not apply).
 - string shapes (see ``shapes``; by the declared source type, else by the value): a uuid or a MAC keeps
   hex digits in place of hex digits (separators kept; case-insensitive, and an upper-case value stays
-  upper-case); an IP address stays a valid address of its
-  family and prefix (``addresses``, under a key of its own). A value without its declared shape is refused.
+  upper-case); an IP address stays a valid address of its family and prefix (``addresses``, under a key
+  of its own). A value without its declared shape is refused.
 - integers and decimals keep sign and digit count (and stay within the column's type); uuids keep hex.
 """
 
