@@ -5,16 +5,20 @@ the JSON path. It checks what a sink (JsonConverter.toConnectData plus a JDBC si
 nulls in non-optional fields, wrong JSON types, integers outside their width, bytes that are not
 base64, undecodable decimals (and unscaled digits above ``connect.decimal.precision``), dates and
 timestamps outside years 1-9999, times outside a day, unparseable ZonedTimestamp/Uuid/Json, enum
-labels outside ``allowed``, strings longer than ``__debezium.source.column.length``, and structs,
-arrays and maps recursively (a struct field the schema does not declare is a problem too).
+labels outside ``allowed``, strings longer than ``__debezium.source.column.length``, strings that do
+not parse as the ``__debezium.source.column.type`` they declare (UUID, UNIQUEIDENTIFIER, INET, CIDR,
+MACADDR, MACADDR8), and structs, arrays and maps recursively (a struct field the schema does not
+declare is a problem too).
 """
 
 from __future__ import annotations
 
 import binascii
 import datetime as dt
+import ipaddress
 import json
 import math
+import re
 import uuid
 from typing import Any
 
@@ -62,6 +66,28 @@ def _b64(value: str) -> bytes | None:
         return None
 
 
+_MAC6 = re.compile(r"[0-9a-fA-F]{2}([:-])[0-9a-fA-F]{2}(\1[0-9a-fA-F]{2}){4}")
+_MAC8 = re.compile(r"[0-9a-fA-F]{2}([:-])[0-9a-fA-F]{2}(\1[0-9a-fA-F]{2}){6}")
+
+
+def _parses_as(source_type: str, value: str) -> bool:
+    """Whether a database column of that source type would take the string (others: any string)."""
+    try:
+        if source_type in ("UUID", "UNIQUEIDENTIFIER"):
+            return len(value) == 36 and uuid.UUID(value) is not None
+        if source_type == "INET":
+            return ipaddress.ip_interface(value) is not None
+        if source_type == "CIDR":
+            return ipaddress.ip_network(value, strict=True) is not None
+    except ValueError:
+        return False
+    if source_type == "MACADDR":
+        return bool(_MAC6.fullmatch(value))
+    if source_type == "MACADDR8":
+        return bool(_MAC6.fullmatch(value) or _MAC8.fullmatch(value))
+    return True
+
+
 def _check(schema: Any, value: Any, path: str, out: list[str]) -> None:
     if not isinstance(schema, dict) or "type" not in schema:
         out.append(f"{path}: schema node has no type")
@@ -97,6 +123,9 @@ def _check(schema: Any, value: Any, path: str, out: list[str]) -> None:
             length = (schema.get("parameters") or {}).get("__debezium.source.column.length")
             if length is not None and str(length).isdigit() and len(value) > int(length):
                 out.append(f"{path}: string of {len(value)} characters exceeds the column length {length}")
+            source_type = (schema.get("parameters") or {}).get("__debezium.source.column.type")
+            if source_type is not None and not _parses_as(str(source_type).upper(), value):
+                out.append(f"{path}: not a valid {source_type} value")
     elif ctype == "bytes":
         if not isinstance(value, str):
             out.append(f"{path}: bytes expects a base64 JSON string, got {type(value).__name__}")

@@ -525,6 +525,11 @@ _POINT = {
     "version": 1,
     "doc": "Geometry (POINT)",
 }
+def _source_typed(source_type: str, optional: bool) -> dict[str, Any]:
+    """A string column as Debezium sends it with ``column.propagate.source.type`` on."""
+    return {"type": "string", "optional": optional, "parameters": {"__debezium.source.column.type": source_type}}
+
+
 _ADDRESS_STRUCT = {
     "type": "struct",
     "fields": [col("street", "string", False), col("city", "string", False), col("zip", "string", True)],
@@ -650,13 +655,26 @@ ALL_TYPES: tuple[ColumnDef, ...] = (
                                "version": 1},
               (time_millis(dt.time(18, 45)), time_millis(dt.time(6, 5, 4))), {"strategy": "redact"},
               schemaless="null"),
+    # a uuid keeps its type without a schema too: its shape says what it is
     ColumnDef("uuid", {"type": "string", "optional": False, "name": "io.debezium.data.Uuid", "version": 1},
               (str(uuid_.UUID("6f1c2a9e-3b7d-4c1a-9e2f-0a1b2c3d4e5f")), "0195f3a4-7c1e-7d2b-8a9f-3c4d5e6f7a8b"),
-              {"strategy": "tokenize"}, schemaless="lossy",
-              note="without a schema a uuid is tokenized as text: letters leave the hex range"),
+              {"strategy": "tokenize"}),
     ColumnDef("uuid_hash", {"type": "string", "optional": True, "name": "io.debezium.data.Uuid", "version": 1},
               ("a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11", "123e4567-e89b-12d3-a456-426614174000"),
-              {"strategy": "hash"}, schemaless="lossy", note="without a schema the hash is hex text, not a uuid"),
+              {"strategy": "hash"}),
+    # string columns whose source type Debezium propagates (column.propagate.source.type)
+    ColumnDef("uniqueidentifier", _source_typed("UNIQUEIDENTIFIER", False),
+              ("6F9619FF-8B86-D011-B42D-00C04FC964FF", "0E984725-C51C-4BF4-9960-E1C80E27ABA0"),
+              {"strategy": "tokenize"}),
+    ColumnDef("inet", _source_typed("INET", False), ("192.168.1.17", "2001:db8::17"), {"strategy": "tokenize"}),
+    ColumnDef("inet_prefix_hash", _source_typed("INET", True), ("192.168.1.17/24", "2001:db8::17/64"),
+              {"strategy": "hash"}),
+    ColumnDef("cidr", _source_typed("CIDR", False), ("10.1.0.0/16", "2001:db8:40::/48"),
+              {"strategy": "format-preserve"}),
+    ColumnDef("macaddr", _source_typed("MACADDR", True), ("08:00:2b:01:02:03", "08:00:2b:01:02:04"),
+              {"strategy": "hash"}),
+    ColumnDef("macaddr8_redact", _source_typed("MACADDR8", False),
+              ("08:00:2b:01:02:03:04:05", "08:00:2b:ff:fe:01:02:03"), {"strategy": "redact"}, schemaless="null"),
     ColumnDef("json", {"type": "string", "optional": True, "name": "io.debezium.data.Json", "version": 1},
               ('{"email": "annek@noanswer.org", "marketing": true}', '[1, 2, {"phone": "+1 555 0100"}]'),
               {"strategy": "hash"}, schemaless="lossy", note="without a schema the hash is hex text, not JSON"),

@@ -22,7 +22,7 @@ from streammask.errors import MaskingError
 from streammask.keys import MasterKey
 from streammask.strategies import STRATEGIES
 from streammask.strategies.base import RowContext
-from streammask.strategies.charclass import LATIN1_LOWER, LATIN1_UPPER, luhn_valid
+from streammask.strategies.charclass import LATIN1_LOWER, LATIN1_UPPER, any_alphabet, is_structure, luhn_valid
 from streammask.strategies.tokenize import BANDS
 from streammask.types import (
     CONNECT_DATE,
@@ -206,10 +206,21 @@ def test_tokenize_string_keeps_length_classes_and_punctuation(master_key: Master
     assert out == t(text, ROW)
 
 
-def test_tokenize_string_keeps_non_ascii_punctuation(master_key: MasterKey) -> None:
+@pytest.mark.parametrize("text", ["€100", "a – b", "£20", "a · b", "¿que?", "«hi»", "x\u200dy", "ⓐⓑⓒ", "a\x00b"])
+def test_tokenize_refuses_non_ascii_symbols_punctuation_and_controls(master_key: MasterKey, text: str) -> None:
+    """Only ASCII letters and digits can be permuted within their class; any other content character
+    would pass verbatim, so the value is refused, and the message says what to use instead."""
+    t = compile_transform("tokenize", master_key, STRING, column="note")
+    with pytest.raises(MaskingError, match="format-preserve or hash") as info:
+        t(text, ROW)
+    assert text not in str(info.value) and info.value.column == "note"
+
+
+def test_tokenize_keeps_unicode_spaces(master_key: MasterKey) -> None:
     t = compile_transform("tokenize", master_key, STRING)
-    text = "€100 – £20 · ¿qué?".replace("é", "e")
-    assert same_shape(text, t(text, ROW))
+    text = "ab\u00a0cd\u3000ef\u2028gh"
+    out = t(text, ROW)
+    assert same_shape(text, out) and out != text
 
 
 def test_tokenize_string_is_bijection_on_two_letter_words(master_key: MasterKey) -> None:
@@ -400,9 +411,9 @@ def test_format_preserve_text_keeps_classes(master_key: MasterKey, text: str) ->
         if a.isascii():
             assert char_class(a) == char_class(b)
         elif a.isalpha():
-            assert b.isalpha()
+            assert b in LATIN1_LOWER + LATIN1_UPPER
         else:
-            assert a == b
+            assert b in LATIN1_LOWER  # a symbol or dash is content: masked, never kept
 
 
 def test_format_preserve_text_changes_most_strings(master_key: MasterKey) -> None:
@@ -446,6 +457,49 @@ def test_format_preserve_replaces_non_ascii_letters(master_key: MasterKey, text:
             assert b in (LATIN1_UPPER if a.isupper() else LATIN1_LOWER)
         else:
             assert a == b
+
+
+# Characters no letter/digit class covers: symbols (So), emoji and their modifiers, joiners (Cf),
+# non-ASCII punctuation, NUL and other controls, private use (Co), unassigned (Cn), lone surrogates (Cs).
+OUTSIDE_CLASSES = [
+    "ⓐⓑⓒ ⓧⓨⓩ",
+    "😀 👍🏽 👨\u200d👩\u200d👧",
+    "a\u200db\u200cc\u2060d\ufeff",
+    "«secret» „quoted“ ‹x›",
+    "東京、大阪。",
+    "nul\x00bel\x07del\x7f",
+    "\ue000\U000f0001\U0010fffd",
+    "\u0378\U000e0001",
+    "\ud800x\udfff",
+    "€100 – ½ · ™ ♥",
+]
+
+
+@pytest.mark.parametrize("text", OUTSIDE_CLASSES)
+def test_format_preserve_masks_characters_outside_every_class(master_key: MasterKey, text: str) -> None:
+    t = compile_transform("format-preserve", master_key, STRING)
+    out = t(text, ROW)
+    assert len(out) == len(text)
+    for a, b in zip(text, out, strict=True):
+        if is_structure(a):
+            assert b == a
+        else:
+            alpha = any_alphabet(a)
+            assert alpha is not None and b in alpha
+    outside = {c for c in text if not is_structure(c)} - set(string.ascii_letters + string.digits + LATIN1_LOWER)
+    assert outside and not outside & set(out)
+
+
+@pytest.mark.parametrize("domain", ["ⓔⓧⓐⓜⓟⓛⓔ.com", "example.com\u200d", "😀.io", "corp\x00.example"])
+def test_format_preserve_email_domain_with_symbols_is_masked_too(master_key: MasterKey, domain: str) -> None:
+    """An e-mail's domain is kept only when it is made of letters, digits and punctuation."""
+    for mode in ("auto", "email"):
+        t = compile_transform("format-preserve", master_key, STRING, mode=mode)
+        value = f"anne@{domain}"
+        out = t(value, ROW)
+        assert len(out) == len(value)
+        symbols = {c for c in domain if not is_structure(c) and not c.isascii()} | {"\x00"} & set(domain)
+        assert not symbols & set(out)
 
 
 def test_format_preserve_latin1_letters_keep_case_and_change(master_key: MasterKey) -> None:
@@ -1193,11 +1247,14 @@ def test_options_reject_unknown_fields(name: str) -> None:
 
 
 def test_tokenize_uuid_is_case_insensitive(master_key: MasterKey) -> None:
-    """A uuid's upper- and lower-case spellings are the same uuid: one token, so joins hold."""
+    """A uuid's upper- and lower-case spellings are the same uuid: one token (in the input's case), so
+    joins hold, and an upper-case uniqueidentifier stays upper-case."""
     t = compile_transform("tokenize", master_key, UUID_T, domain="order_ref")
     value = str(uuid.UUID(int=random.Random(RNG_SEED).getrandbits(128)))
-    assert t(value.upper(), ROW) == t(value, ROW)
+    assert t(value.upper(), ROW) == t(value, ROW).upper()
     assert t(value, ROW) == t(value, ROW).lower()
+    mixed = value[:18] + value[18:].upper()
+    assert t(mixed, ROW) == t(value, ROW)
 
 
 @pytest.mark.parametrize(

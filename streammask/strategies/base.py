@@ -165,6 +165,13 @@ def memoized_str(fn: Callable[[str], str], column: ColumnType, name: str) -> Tra
         if value.__class__ is not str:
             expect_type(value, str, column, name)
         hit = lookup(value)
-        return hit if hit is not None else fill(value)
+        if hit is not None:
+            return hit
+        try:
+            return fill(value)
+        except MaskingError as exc:  # ``fn`` knows the value, not the column: name it here
+            if exc.column is None:
+                exc.column = name
+            raise
 
     return transform

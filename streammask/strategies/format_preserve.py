@@ -1,12 +1,19 @@
 """``format-preserve``: same length, shape and character classes; not guaranteed collision-free.
 
-- strings: each letter or digit is replaced by a keyed choice from its class (ASCII digit, lower, upper;
-  other letters become Latin-1 letters of the same case); punctuation and spaces stay.
-- ``mode: email`` (auto-detected): the local part is masked, the domain is kept.
+- strings: every character but ASCII punctuation and whitespace (and Unicode spaces) is replaced by a
+  keyed choice from its class: ASCII digit, lower, upper; other digits become ASCII digits, other
+  upper-case characters Latin-1 upper-case letters, everything else (letters, marks, symbols, emoji,
+  control characters) Latin-1 lower-case letters. The length in code points is kept.
+- ``mode: email`` (auto-detected): the local part is masked, the domain is kept when it is made of
+  letters, digits and ASCII punctuation (otherwise the whole value is masked as text).
 - ``mode: card`` (auto-detected for 13-19 Luhn-valid digits with optional spaces/dashes): digits are
   masked and the last masked digit is fixed so the number stays Luhn-valid.
 - ``keep_prefix`` / ``keep_suffix`` keep that many leading/trailing characters (of the local part for
-  emails), e.g. a card's BIN or last four.
+  emails), e.g. a card's BIN or last four; an IP address is permuted whole (they do not apply).
+- string shapes (see ``shapes``; by the declared source type, else by the value): a uuid or a MAC keeps
+  hex digits in place of hex digits (separators kept; case-insensitive, and an upper-case value stays
+  upper-case); an IP address stays a valid address of its family and prefix (``addresses``, under a key
+  of its own). A value without its declared shape is refused.
 - integers and decimals keep sign and digit count (and stay within the column's type); uuids keep hex.
 """
 
@@ -21,7 +28,8 @@ from typing import Any, ClassVar, Literal
 from pydantic import Field
 
 from streammask.crypto import Prf
-from streammask.errors import MaskingError
+from streammask.errors import MaskingError, TypeNotPreserved
+from streammask.strategies.addresses import AddressPermutation
 from streammask.strategies.base import (
     AcceptsKinds,
     CompileContext,
@@ -33,7 +41,10 @@ from streammask.strategies.base import (
     expect_type,
     memoized_str,
 )
-from streammask.strategies.charclass import DIGITS, any_alphabet, ascii_alphabet, luhn_valid
+from streammask.strategies.charclass import DIGITS, any_alphabet, ascii_alphabet, carries_text, luhn_valid
+from streammask.strategies.replace import _max_length
+from streammask.strategies.shapes import Shape, declared_shapes, detect, mismatch
+from streammask.strategies.tokenize import StringTokenizer
 from streammask.types import ColumnType, Kind
 
 _CARD = re.compile(r"^[0-9](?:[0-9 -]*[0-9])?$")
@@ -154,27 +165,56 @@ class FormatPreserve(AcceptsKinds):
                 return encode_unscaled(masked)
 
             return preserve_decimal
-        hex_only = kind is Kind.UUID
-        mode = "text" if hex_only else options.mode
+        declared = declared_shapes(column)
+        mode = options.mode
         keep_prefix, keep_suffix = options.keep_prefix, options.keep_suffix
+        max_length = _max_length(column)
+        address_key = ctx.key.subkey(f"format-preserve:address:{domain}")
+        addresses = AddressPermutation(address_key, StringTokenizer(address_key, hex_only=True).ignoring_case)
+
+        def shaped(value: str, shape: Shape) -> str:
+            """A uuid or MAC keeps its hex digits hex (case-insensitive: masked lower-case, upper-cased
+            again for an upper-case value); an address stays an address of its family."""
+            if shape is not Shape.IP:
+                lower = value.lower()
+                out = _mask_chars(prf, lower.encode(), lower, keep_prefix, keep_suffix, True)
+                return out.upper() if value.isupper() else out
+            out = addresses(value)
+            if max_length is not None and len(out) > max_length:
+                raise TypeNotPreserved("the masked address is longer than the column allows")
+            return out
 
         def preserve(value: str) -> str:
+            if declared is not None:
+                shape = detect(value, declared)
+                if shape is Shape.TEXT:
+                    raise mismatch(declared)
+                return shaped(value, shape)
             seed = value.encode("utf-8", "surrogatepass")
             m = mode
             if m == "auto":
                 m = "email" if _EMAIL.fullmatch(value) else "card" if _looks_like_card(value) else "text"
             if m == "email":
                 at = value.rfind("@")
-                if at <= 0:
-                    return _mask_chars(prf, seed, value, keep_prefix, keep_suffix, hex_only)
-                local = _mask_chars(prf, seed, value[:at], keep_prefix, keep_suffix, hex_only)
-                return local + value[at:]
-            masked = _mask_chars(prf, seed, value, keep_prefix, keep_suffix, hex_only)
-            if m == "card" and _looks_like_card(value):
-                masked = _fix_luhn(masked, keep_suffix)
-            return masked
+                if at > 0 and _plain_domain(value[at + 1 :]):
+                    local = _mask_chars(prf, seed, value[:at], keep_prefix, keep_suffix, False)
+                    return local + value[at:]
+            elif m == "card" and _looks_like_card(value):
+                return _fix_luhn(_mask_chars(prf, seed, value, keep_prefix, keep_suffix, False), keep_suffix)
+            shape = detect(value)
+            if shape is not Shape.TEXT:
+                return shaped(value, shape)
+            return _mask_chars(prf, seed, value, keep_prefix, keep_suffix, False)
 
         return memoized_str(preserve, column, name)
+
+
+def _plain_domain(domain: str) -> bool:
+    """Whether an e-mail's domain may be kept: letters, digits, marks and ASCII punctuation only, so a
+    symbol, emoji or control character after an '@' is masked like any text."""
+    if domain.isascii():
+        return domain.isprintable()
+    return all(ch.isprintable() if ch.isascii() else carries_text(ch) for ch in domain)
 
 
 def _looks_like_card(value: str) -> bool:

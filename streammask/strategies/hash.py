@@ -4,6 +4,12 @@ strings: lower-case hex, ``length`` characters (default 64, or the source column
 integers: a keyed value in the same sign and bit band as the input (not a bijection, see ``tokenize``);
 uuid: a UUID (version 8, RFC 9562 "custom") built from the digest; bytes: the digest (``length`` bytes,
 default 32); enum: one of ``allowed``; json: a JSON string holding the hex digest.
+
+String shapes (see ``shapes``; by the declared source type, else by the value) keep their type, so
+``length`` applies to text only: a uuid-shaped string gets the version-8 UUID a uuid column would (from
+the lower-cased value: case does not matter; an upper-case uuid stays upper-case), a MAC the digest's hex
+digits poured into its pattern (separators and case kept), an IP address a keyed address of its family
+and form (a ``/prefix`` kept, all-zero host bits kept zero). A value without its declared shape is refused.
 """
 
 from __future__ import annotations
@@ -14,7 +20,8 @@ from typing import Any, ClassVar, Literal
 import orjson
 from pydantic import Field
 
-from streammask.errors import MaskingError
+from streammask.errors import MaskingError, TypeNotPreserved
+from streammask.strategies.addresses import hashed_address
 from streammask.strategies.base import (
     AcceptsKinds,
     CompileContext,
@@ -25,8 +32,10 @@ from streammask.strategies.base import (
     b64encode,
     canonical_bytes,
     expect_type,
+    memoized_str,
 )
 from streammask.strategies.replace import _max_length
+from streammask.strategies.shapes import Shape, declared_shapes, detect, mismatch
 from streammask.strategies.tokenize import BANDS
 from streammask.types import ColumnType, Kind
 
@@ -64,8 +73,6 @@ class Hash(AcceptsKinds):
                 raise MaskingError("integer outside the 64-bit range", column=name)
 
             return hash_int
-        if kind is Kind.UUID:
-            return lambda value, row: _uuid8(prf.hmac(canonical_bytes(value))[:16])
         if kind is Kind.BYTES:
             nbytes = options.length or 32
 
@@ -78,15 +85,35 @@ class Hash(AcceptsKinds):
             if not allowed:
                 raise MaskingError("enum column has no `allowed` values in its schema", column=name)
             return lambda value, row: allowed[int.from_bytes(prf.hmac(canonical_bytes(value)), "big") % len(allowed)]
-        limit = min(x for x in (options.length, _max_length(column), 64) if x)
+        max_length = _max_length(column)
+        limit = min(x for x in (options.length, max_length, 64) if x)
         if kind is Kind.JSON:
             return lambda value, row: orjson.dumps(prf.hmac(canonical_bytes(value)).hex()[:limit]).decode()
+        declared = declared_shapes(column)
+        hmac = prf.hmac
 
-        def hash_str(value: Any, row: RowContext) -> Any:
-            expect_type(value, str, column, name)
-            return prf.hmac(value.encode("utf-8", "surrogatepass")).hex()[:limit]
+        def hash_str(value: str) -> str:
+            shape = detect(value, declared)
+            if shape is Shape.TEXT:
+                if declared is not None:
+                    raise mismatch(declared)
+                return hmac(value.encode("utf-8", "surrogatepass")).hex()[:limit]
+            if shape is Shape.IP:
+                out = hashed_address(hmac, value)
+                if max_length is not None and len(out) > max_length:
+                    raise TypeNotPreserved("the hashed address is longer than the column allows")
+                return out
+            digest = hmac(value.lower().encode())
+            out = _uuid8(digest[:16]) if shape is Shape.UUID else _pour(digest.hex(), value)
+            return out.upper() if value.isupper() else out
 
-        return hash_str
+        return memoized_str(hash_str, column, name)
+
+
+def _pour(hex_digits: str, pattern: str) -> str:
+    """``hex_digits`` in the places of ``pattern``'s hex digits; its separators stay."""
+    digits = iter(hex_digits)
+    return "".join(ch if ch in ":-" else next(digits) for ch in pattern)
 
 
 def _uuid8(digest: bytes) -> str:

@@ -2,7 +2,10 @@
 
 Without ``value``, a nullable column (or one read without a schema) becomes null; a non-nullable one
 gets its type's neutral value ('' / 0 / false / empty bytes / epoch / nil uuid / '{}' / the enum's first
-allowed value / empty array or map), so a JDBC sink still accepts the row. ``value`` sets a literal.
+allowed value / empty array or map), so a JDBC sink still accepts the row. A string column whose source
+type is declared (``__debezium.source.column.type``) gets that type's: the nil uuid for UUID and
+UNIQUEIDENTIFIER, ``0.0.0.0`` (``::`` for an IPv6 value) for INET and CIDR, zeros for MACADDR(8).
+``value`` sets a literal, which must have the declared shape too.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from typing import Any, ClassVar, Literal
 
 from streammask.errors import MaskingError
 from streammask.strategies.base import CompileContext, RowContext, StrategyOptions, Transform
+from streammask.strategies.shapes import SOURCE_TYPE, Shape, declared_shapes, detect
 from streammask.types import ColumnType, Kind
 
 
@@ -39,6 +43,14 @@ _NEUTRAL: dict[Kind, Any] = {
     Kind.MAP: {},
 }
 _TIME_NEUTRAL = {"string": "00:00:00Z", "int32": 0, "int64": 0}
+_NIL_UUID = _NEUTRAL[Kind.UUID]
+# Neutral values of the source types a string column may declare (INET and CIDR: see ``_neutral_address``).
+_SOURCE_NEUTRAL = {
+    "UUID": _NIL_UUID,
+    "UNIQUEIDENTIFIER": _NIL_UUID,
+    "MACADDR": "00:00:00:00:00:00",
+    "MACADDR8": "00:00:00:00:00:00:00:00",
+}
 _LITERAL_TYPES: dict[Kind, tuple[type, ...]] = {
     Kind.INTEGER: (int,),
     Kind.FLOAT: (int, float),
@@ -66,6 +78,9 @@ def _literal_valid(column: ColumnType, value: Any) -> bool:
             uuid.UUID(value)
         except ValueError:
             return False
+    declared = declared_shapes(column)
+    if declared is not None and detect(value, declared) is Shape.TEXT:
+        return False
     if kind is Kind.JSON:
         try:
             json.loads(value)
@@ -85,6 +100,9 @@ def neutral_value(column: ColumnType) -> Any:
         return column.enum_values[0]
     if kind is Kind.TIME:
         return _TIME_NEUTRAL.get(column.connect_type, 0)
+    if kind is Kind.STRING:
+        source = (column.param(SOURCE_TYPE) or "").upper()
+        return _SOURCE_NEUTRAL.get(source, "")
     if kind in _NEUTRAL:
         return _NEUTRAL[kind]
     if kind in _LITERAL_TYPES:
@@ -93,6 +111,15 @@ def neutral_value(column: ColumnType) -> Any:
         f"redact cannot fill a non-optional {column.describe()} column and no literal fits it; "
         "make the column nullable in the source, or mask it with another strategy (keep needs approval)"
     )
+
+
+def _is_address(column: ColumnType) -> bool:
+    return (column.param(SOURCE_TYPE) or "").upper() in ("INET", "CIDR")
+
+
+def _neutral_address(value: Any, row: RowContext) -> Any:
+    """An INET or CIDR column's neutral value, of the value's own family."""
+    return "::" if isinstance(value, str) and ":" in value else "0.0.0.0"
 
 
 class Redact:
@@ -118,6 +145,8 @@ class Redact:
                 raise MaskingError(f"redact `value` is not a valid {column.describe()} value", column=ctx.column)
         elif column.optional or not column.known:
             replacement = None
+        elif column.kind is Kind.STRING and _is_address(column):
+            return _neutral_address
         else:
             try:
                 replacement = neutral_value(column)

@@ -3,6 +3,9 @@
 Kinds: first_name, last_name, full_name, email, username, phone, street_address, city, postcode,
 country, company, job. E-mails use the reserved example.com/.org/.net domains. Not collision-free:
 use ``tokenize`` or ``format-preserve`` for unique columns.
+
+A fake name is no uuid, MAC or IP address: a column whose source type declares one is not accepted
+(strategy not applicable), and a value that has such a shape is refused (``TypeNotPreserved``).
 """
 
 from __future__ import annotations
@@ -13,12 +16,14 @@ from typing import Any, ClassVar, Literal
 from pydantic import field_validator
 
 from streammask import fakes
+from streammask.errors import TypeNotPreserved
 from streammask.strategies.base import (
     CompileContext,
     StrategyOptions,
     Transform,
     memoized_str,
 )
+from streammask.strategies.shapes import Shape, declared_shapes, detect
 from streammask.types import ColumnType, Kind
 
 ReplaceKind = Literal[
@@ -56,7 +61,7 @@ class Replace:
     Options: ClassVar[type[StrategyOptions]] = ReplaceOptions
 
     def accepts(self, column: ColumnType) -> bool:
-        return column.kind is Kind.STRING
+        return column.kind is Kind.STRING and declared_shapes(column) is None
 
     def compile(self, options: ReplaceOptions, column: ColumnType, ctx: CompileContext) -> Transform:
         domain = options.domain or ctx.default_domain()
@@ -68,6 +73,12 @@ class Replace:
         digest = prf.digest
 
         def fake(value: str) -> str:
+            shape = detect(value)
+            if shape is not Shape.TEXT:
+                raise TypeNotPreserved(
+                    f"the value looks like {shape.value}: a fake {kind} would not be valid where one is stored; "
+                    "use tokenize, format-preserve or hash for this column"
+                )
             out: str = pick(digest(value.encode("utf-8", "surrogatepass")))
             return out[:max_len] if max_len else out
 

@@ -4,8 +4,14 @@
   (and their negative mirrors), so every output fits the column's type, and the same value maps to the
   same token whether a column is int16, int32 or int64: joins across tables hold.
 - strings: ASCII digits, lower- and upper-case letters are permuted as one mixed-radix number, keeping
-  length and each position's class; punctuation and spaces stay. Other letters cannot be permuted
-  within their class and block the record (use ``format-preserve`` or ``hash`` for such columns).
+  length and each position's class; ASCII punctuation and whitespace (and Unicode spaces) stay. Any
+  other character (a non-ASCII letter, a symbol, an emoji, a control character) cannot be permuted
+  within its class and blocks the record (use ``format-preserve`` or ``hash`` for such columns).
+  Text never becomes a uuid, MAC or address by chance: such an output is permuted again (cycle walking).
+- string shapes (see ``shapes``; by the declared source type, else by the value): a uuid or a MAC has
+  its hex digits permuted (separators kept; case-insensitive, upper-case stays upper-case), so a
+  uuid-shaped value in a plain string column gets the same token as in a uuid column; an IP address
+  stays a valid address of its family (``addresses``). A value without its declared shape is refused.
 - uuid: the 32 hex digits are permuted; bytes: permuted at the same length; enum: within ``allowed``.
 """
 
@@ -15,7 +21,8 @@ from collections.abc import Callable
 from typing import Any, ClassVar, Literal
 
 from streammask.crypto import Permutation
-from streammask.errors import MaskingError
+from streammask.errors import MaskingError, TypeNotPreserved
+from streammask.strategies.addresses import AddressPermutation
 from streammask.strategies.base import (
     AcceptsKinds,
     CompileContext,
@@ -27,7 +34,9 @@ from streammask.strategies.base import (
     b64encode,
     expect_type,
 )
-from streammask.strategies.charclass import ascii_alphabet
+from streammask.strategies.charclass import ascii_alphabet, is_structure
+from streammask.strategies.replace import _max_length
+from streammask.strategies.shapes import Shape, declared_shapes, detect, mismatch
 from streammask.types import ColumnType, Kind
 
 BANDS = ((0, 2**7), (2**7, 2**15), (2**15, 2**31), (2**31, 2**63))
@@ -62,8 +71,16 @@ def integer_tokenizer(ctx: CompileContext, domain: str) -> Callable[[int], int]:
     return token
 
 
+_NOT_PERMUTABLE = (
+    "tokenize permutes ASCII letters and digits and keeps ASCII punctuation and spaces; the value has "
+    "other characters (non-ASCII letters, symbols, emoji or control characters): use format-preserve "
+    "or hash for this column"
+)
+
+
 class StringTokenizer:
-    """Permutes the ASCII letters and digits of a string as one number, per class pattern."""
+    """Permutes the ASCII letters and digits of a string as one number, per class pattern; refuses a
+    string with any character that is neither permuted nor structure (see ``charclass``)."""
 
     def __init__(self, subkey: bytes, hex_only: bool = False) -> None:
         self._subkey = subkey
@@ -78,8 +95,8 @@ class StringTokenizer:
             if alpha is not None:
                 positions.append(i)
                 alphabets.append(alpha)
-            elif not self._hex and ch.isalnum():
-                raise MaskingError("tokenize keeps ASCII letters and digits only; the value has others")
+            elif not is_structure(ch):
+                raise MaskingError(_NOT_PERMUTABLE)
         if not positions:
             return value
         n = 1
@@ -99,6 +116,44 @@ class StringTokenizer:
             y, d = divmod(y, len(alpha))
             out[i] = alpha[d]
         return "".join(out)
+
+    def ignoring_case(self, value: str) -> str:
+        """For hex shapes, whose case is spelling, not content: the token of the lower-cased value,
+        upper-cased again when the value was upper case (SQL Server's uniqueidentifier)."""
+        out = self(value.lower())
+        return out.upper() if value.isupper() else out
+
+
+class ShapedTokenizer:
+    """``tokenize`` for a string column: by shape (declared, else detected), one bijection each."""
+
+    def __init__(self, subkey: bytes, column: ColumnType) -> None:
+        self._text = StringTokenizer(subkey)
+        self._hex = StringTokenizer(subkey, hex_only=True)
+        self._addresses = AddressPermutation(subkey, self._hex.ignoring_case)
+        self._declared = declared_shapes(column)
+        self._max_length = _max_length(column)
+
+    def __call__(self, value: str) -> str:
+        shape = detect(value, self._declared)
+        if shape is Shape.TEXT:
+            if self._declared is not None:
+                raise mismatch(self._declared)
+            return self._text_token(value)
+        if shape is Shape.IP:
+            out = self._addresses(value)
+            if self._max_length is not None and len(out) > self._max_length:
+                raise TypeNotPreserved("the tokenized address is longer than the column allows")
+            return out
+        return self._hex.ignoring_case(value)
+
+    def _text_token(self, value: str) -> str:
+        """Cycle walking: the text permutation is applied again while its output has a shape, so the
+        text values of a pattern map onto text values only, and never onto another shape's tokens."""
+        out = self._text(value)
+        while detect(out) is not Shape.TEXT:
+            out = self._text(out)
+        return out
 
 
 class Tokenize(AcceptsKinds):
@@ -127,18 +182,14 @@ class Tokenize(AcceptsKinds):
 
             return tokenize_int
         if kind in (Kind.STRING, Kind.UUID):
-            string_memo = Memo(
-                StringTokenizer(ctx.key.subkey(f"tokenize:str:{domain}"), hex_only=kind is Kind.UUID)
-            )
-
-            canonical_case = kind is Kind.UUID  # a uuid is case-insensitive: one spelling, one token
+            string_memo = Memo(ShapedTokenizer(ctx.key.subkey(f"tokenize:str:{domain}"), column))
 
             def tokenize_str(value: Any, row: RowContext) -> Any:
                 expect_type(value, str, column, name)
                 try:
-                    return string_memo(value.lower() if canonical_case else value)
-                except MaskingError as exc:
-                    raise MaskingError(str(exc), column=name) from None
+                    return string_memo(value)
+                except MaskingError as exc:  # the same class: a TypeNotPreserved stays one
+                    raise type(exc)(str(exc), column=name) from None
 
             return tokenize_str
         if kind is Kind.BYTES:
