@@ -1,5 +1,5 @@
 """Special values (streammask/special.py) pass the strategies that meet them unchanged, and nothing
-else does: infinity timestamps under ``shift``."""
+else does: infinity timestamps under ``shift``; blank strings under ``replace``."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from helpers import compile_transform
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from streammask import fakes
 from streammask.errors import MaskingError
 from streammask.keys import MasterKey
 from streammask.special import INFINITY_TEXTS, INFINITY_TIMESTAMPS
@@ -108,3 +109,36 @@ def test_shift_still_blocks_text_that_only_resembles_infinity(name: str, text: s
         _shift(TEXT_TIMESTAMP_TYPES[name])(text, RowContext({"cid": 1}))
     assert text not in str(info.value)
 
+
+
+# -- replace: blank strings ----------------------------------------------------------------------------------
+
+# Every character str.isspace() knows, ASCII and Unicode (tab, newline, no-break space, ideographic space...).
+WHITESPACE = "".join(c for c in map(chr, range(0x3001)) if c.isspace())
+blanks = st.one_of(st.just(""), st.text(alphabet=WHITESPACE, min_size=1, max_size=12))
+STRING_TYPES = {
+    "string": ColumnType("string"),
+    "varchar(5)": ColumnType("string", parameters=(("__debezium.source.column.length", "5"),)),
+    "schemaless": infer(""),
+}
+
+
+@pytest.mark.parametrize("kind", fakes.KINDS)
+@PROPS
+@given(blank=blanks, type_name=st.sampled_from(sorted(STRING_TYPES)), locale=st.sampled_from(["en_US", "de_DE"]))
+def test_replace_keeps_empty_and_whitespace_only_strings_for_every_kind(
+    kind: str, blank: str, type_name: str, locale: str
+) -> None:
+    t = compile_transform("replace", KEY, STRING_TYPES[type_name], kind=kind, locale=locale)
+    assert t(blank, RowContext()) == blank
+
+
+@pytest.mark.parametrize("kind", fakes.KINDS)
+@PROPS
+@given(text=st.text(min_size=1, max_size=16).filter(lambda t: not t.isspace()))
+def test_replace_still_fakes_any_text_with_something_besides_whitespace(kind: str, text: str) -> None:
+    """A name padded with spaces, or a lone character, is not blank: it is replaced by a non-blank fake."""
+    t = compile_transform("replace", KEY, ColumnType("string"), kind=kind)
+    for value in (text, f"  {text}\t"):
+        out = t(value, RowContext())
+        assert out.strip() and out != value
