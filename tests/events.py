@@ -676,6 +676,8 @@ ALL_TYPES: tuple[ColumnDef, ...] = (
               ("active", "closed"), {"strategy": "redact"}, schemaless="null"),
     ColumnDef("year", {"type": "int32", "optional": True, "name": "io.debezium.time.Year", "version": 1},
               (1984, 2001), {"strategy": "redact"}, schemaless="null"),
+    ColumnDef("year_bucket", {"type": "int32", "optional": False, "name": "io.debezium.time.Year", "version": 1},
+              (1984, 2001), {"strategy": "bucket", "step": 10}),
 )
 
 TYPES_BY_ID = {c.id: c for c in ALL_TYPES}

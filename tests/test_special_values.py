@@ -1,5 +1,6 @@
 """Special values (streammask/special.py) pass the strategies that meet them unchanged, and nothing
-else does: infinity timestamps under ``shift``; blank strings under ``replace``."""
+else does: infinity timestamps under ``shift``; blank strings under ``replace``. Plus io.debezium.time.Year,
+which ``bucket`` (and only it, among the keyed strategies) masks as the integer it is."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from streammask import fakes
 from streammask.errors import MaskingError
 from streammask.keys import MasterKey
 from streammask.special import INFINITY_TEXTS, INFINITY_TIMESTAMPS
+from streammask.strategies import STRATEGIES
 from streammask.strategies.base import RowContext
 from streammask.types import (
     CONNECT_TIMESTAMP,
@@ -21,6 +23,7 @@ from streammask.types import (
     DBZ_MICRO_TIMESTAMP,
     DBZ_NANO_TIMESTAMP,
     DBZ_TIMESTAMP,
+    DBZ_YEAR,
     DBZ_ZONED_TIMESTAMP,
     INT_RANGES,
     ColumnType,
@@ -142,3 +145,37 @@ def test_replace_still_fakes_any_text_with_something_besides_whitespace(kind: st
     for value in (text, f"  {text}\t"):
         out = t(value, RowContext())
         assert out.strip() and out != value
+
+
+# -- bucket: io.debezium.time.Year ---------------------------------------------------------------------------
+
+YEAR = ColumnType("int32", DBZ_YEAR)
+INT32_LO, INT32_HI = INT_RANGES["int32"]
+
+
+def test_bucket_masks_a_year_column_to_the_start_of_its_decade() -> None:
+    t = compile_transform("bucket", KEY, YEAR, step=10)
+    assert [t(y, RowContext()) for y in (1984, 1990, 2001, 2155, 1901)] == [1980, 1990, 2000, 2150, 1900]
+    by_age = compile_transform("bucket", KEY, YEAR, boundaries=[1950, 1970, 1990])
+    assert [by_age(y, RowContext()) for y in (1901, 1950, 1969, 1989, 2024)] == [1950, 1950, 1950, 1970, 1990]
+
+
+@PROPS
+@given(
+    year=st.integers(INT32_LO, INT32_HI),
+    step=st.one_of(st.integers(1, 10**10), st.decimals("0.01", "1000", places=2)),
+)
+def test_bucket_treats_a_year_exactly_like_an_int32(year: int, step: object) -> None:
+    as_year = compile_transform("bucket", KEY, YEAR, step=step)(year, RowContext())
+    as_int = compile_transform("bucket", KEY, ColumnType("int32"), step=step)(year, RowContext())
+    assert as_year == as_int and type(as_year) is int and INT32_LO <= as_year <= INT32_HI
+
+
+@pytest.mark.parametrize("strategy", sorted(STRATEGIES))
+def test_only_bucket_redact_and_keep_accept_a_year(strategy: str) -> None:
+    """tokenize, hash or format-preserve would turn 1984 into year 7_391_044 or -12: no year at all."""
+    assert STRATEGIES[strategy].accepts(YEAR) is (strategy in ("bucket", "redact", "keep"))
+
+
+def test_a_year_named_on_a_non_integer_is_not_bucketed() -> None:
+    assert not STRATEGIES["bucket"].accepts(ColumnType("string", DBZ_YEAR))

@@ -1,8 +1,8 @@
 """``bucket``: a number becomes the lower bound of its band.
 
 ``step: 100`` gives bands [0,100), [100,200)…; ``boundaries: [18, 30, 50]`` gives [18,30), [30,50),
-[50,∞), and values below the first boundary map to it. Integers stay within their type; decimals keep
-their scale; floats stay floats.
+[50,∞), and values below the first boundary map to it. Integers (and io.debezium.time.Year) stay within
+their type; decimals keep their scale; floats stay floats.
 """
 
 from __future__ import annotations
@@ -67,12 +67,15 @@ class Bucket(AcceptsKinds):
     Options: ClassVar[type[StrategyOptions]] = BucketOptions
     kinds: ClassVar[frozenset[Kind]] = frozenset({Kind.INTEGER, Kind.FLOAT, Kind.DECIMAL, Kind.VARIABLE_DECIMAL})
 
+    def accepts(self, column: ColumnType) -> bool:
+        return column.kind in self.kinds or column.is_year  # a year's band floor is still a year
+
     def compile(self, options: BucketOptions, column: ColumnType, ctx: CompileContext) -> Transform:
         floor = band_floor(options)
         exact_floor = exact_band_floor(options)
         name = ctx.column
         kind = column.kind
-        if kind is Kind.INTEGER:
+        if kind is Kind.INTEGER or column.is_year:
             lo, hi = column.int_range
 
             def bucket_int(value: Any, row: RowContext) -> Any:
