@@ -1,9 +1,15 @@
 """Special values (streammask/special.py) pass the strategies that meet them unchanged, and nothing
-else does: infinity timestamps under ``shift``; blank strings under ``replace``. Plus io.debezium.time.Year,
-which ``bucket`` (and only it, among the keyed strategies) masks as the integer it is."""
+else does: infinity timestamps under ``shift``; NaN and ±Infinity under ``bucket``; blank strings under
+``replace``. Plus what ``bucket`` newly masks: decimals as text in a string column, and
+io.debezium.time.Year (which it alone, among the keyed strategies, masks as the integer it is)."""
 
 from __future__ import annotations
 
+import base64
+import math
+import re
+from decimal import Decimal
+from fractions import Fraction
 from typing import Any
 
 import pytest
@@ -12,9 +18,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from streammask import fakes
-from streammask.errors import MaskingError
+from streammask.errors import MaskingError, TypeNotPreserved
 from streammask.keys import MasterKey
-from streammask.special import INFINITY_TEXTS, INFINITY_TIMESTAMPS
+from streammask.special import INFINITY_TEXTS, INFINITY_TIMESTAMPS, NON_FINITE_TEXTS
 from streammask.strategies import STRATEGIES
 from streammask.strategies.base import RowContext
 from streammask.types import (
@@ -25,6 +31,7 @@ from streammask.types import (
     DBZ_TIMESTAMP,
     DBZ_YEAR,
     DBZ_ZONED_TIMESTAMP,
+    DECIMAL,
     INT_RANGES,
     ColumnType,
     infer,
@@ -179,3 +186,163 @@ def test_only_bucket_redact_and_keep_accept_a_year(strategy: str) -> None:
 
 def test_a_year_named_on_a_non_integer_is_not_bucketed() -> None:
     assert not STRATEGIES["bucket"].accepts(ColumnType("string", DBZ_YEAR))
+
+
+# -- bucket: NaN and ±Infinity; decimals as text ---------------------------------------------------------------
+
+FLOAT_TYPES = {"float32": ColumnType("float32"), "float64": ColumnType("float64"), "schemaless": infer(1.5)}
+TEXT_TYPES = {"string": ColumnType("string"), "schemaless": infer("1.5")}
+steps = st.decimals("0.001", "100000", places=3).filter(lambda d: d > 0)
+# (`+ 0` turns a -0.00 into 0.00: a boundary is a number, its sign of zero is not part of it)
+boundaries = st.lists(st.decimals("-1e6", "1e6", places=2).map(lambda d: d + 0), min_size=1, max_size=6,
+                      unique=True).map(sorted)
+bucket_options = st.one_of(steps.map(lambda s: {"step": s}), boundaries.map(lambda b: {"boundaries": b}))
+non_finite_floats = st.sampled_from([math.nan, math.inf, -math.inf])
+# Decimal text as PostgreSQL prints a numeric: optional minus, digits, optional fraction.
+numeric_texts = st.builds(
+    lambda neg, whole, fraction: ("-" if neg else "") + whole + (f".{fraction}" if fraction else ""),
+    st.booleans(),
+    st.from_regex(r"[0-9]{1,30}", fullmatch=True),
+    st.one_of(st.just(""), st.from_regex(r"[0-9]{1,12}", fullmatch=True)),
+)
+
+
+def _scale(text: str) -> int:
+    return len(text.partition(".")[2])
+
+
+@pytest.mark.parametrize("name", sorted(FLOAT_TYPES))
+@PROPS
+@given(options=bucket_options, special=st.one_of(non_finite_floats, st.sampled_from(sorted(NON_FINITE_TEXTS))))
+def test_bucket_keeps_nan_and_infinities_of_float_columns(name: str, options: dict[str, Any], special: Any) -> None:
+    out = compile_transform("bucket", KEY, FLOAT_TYPES[name], **options)(special, RowContext())
+    assert type(out) is type(special)
+    assert out == special or (math.isnan(special) and math.isnan(out))
+
+
+@pytest.mark.parametrize("name", sorted(TEXT_TYPES))
+@PROPS
+@given(options=bucket_options, special=st.sampled_from(sorted(NON_FINITE_TEXTS)))
+def test_bucket_keeps_nan_and_infinity_texts_of_string_columns(
+    name: str, options: dict[str, Any], special: str
+) -> None:
+    assert compile_transform("bucket", KEY, TEXT_TYPES[name], **options)(special, RowContext()) == special
+
+
+@pytest.mark.parametrize("width", ["int8", "int32", "int64"])
+@pytest.mark.parametrize("special", [math.nan, math.inf, -math.inf, "NaN", "Infinity"], ids=repr)
+def test_bucket_blocks_nan_and_infinity_in_an_integer_column(width: str, special: Any) -> None:
+    """An integer column cannot hold them: the value is not what the schema says, so it fails closed."""
+    with pytest.raises(MaskingError) as info:
+        compile_transform("bucket", KEY, ColumnType(width), step=10)(special, RowContext())
+    assert str(special) not in str(info.value)
+
+
+@pytest.mark.parametrize("name", sorted(TEXT_TYPES))
+@PROPS
+@given(text=numeric_texts, step=steps)
+def test_bucket_floors_numeric_text_to_its_band_keeping_its_scale(name: str, text: str, step: Decimal) -> None:
+    out = compile_transform("bucket", KEY, TEXT_TYPES[name], step=step)(text, RowContext())
+    assert re.fullmatch(r"-?[0-9]+(\.[0-9]+)?", out) and _scale(out) == _scale(text)
+    # exact rationals: Decimal arithmetic rounds at 28 digits, and the texts have up to 42
+    value, banded, exact_step = Fraction(text), Fraction(out), Fraction(step)
+    quantum = Fraction(1, 10 ** _scale(text))
+    band = math.floor(value / exact_step) * exact_step
+    assert banded == math.floor(band / quantum) * quantum  # the band floor, floored to the text's own scale
+    assert banded <= value < banded + exact_step + quantum
+
+
+def test_bucket_numeric_text_examples() -> None:
+    t = compile_transform("bucket", KEY, ColumnType("string"), step=100)
+    cases = {"1234.56": "1200.00", "-87.65": "-100.00", "99": "0", "0.5": "0.0", "-0.00": "0.00", "100": "100"}
+    assert {text: t(text, RowContext()) for text in cases} == cases
+    fine = compile_transform("bucket", KEY, ColumnType("string"), step=Decimal("0.25"))
+    assert [fine(v, RowContext()) for v in ("1.30", "1.3", "-0.1")] == ["1.25", "1.2", "-0.3"]
+
+
+
+def _source(type_: str, length: int, scale: int | None = None) -> ColumnType:
+    """A string column as Debezium describes it with column.propagate.source.type."""
+    params = [("__debezium.source.column.length", str(length)), ("__debezium.source.column.type", type_)]
+    if scale is not None:
+        params.append(("__debezium.source.column.scale", str(scale)))
+    return ColumnType("string", parameters=tuple(sorted(params)))
+
+
+def test_bucket_numeric_text_stays_within_the_source_numerics_precision() -> None:
+    """numeric(4,2) as text: the band floor of -99.95 (step 100) is -100.00, which needs 5 digits."""
+    t = compile_transform("bucket", KEY, _source("NUMERIC", 4, 2), step=100)
+    assert [t(v, RowContext()) for v in ("-99.95", "-0.01", "12.34", "99.99")] == ["-99.99", "-99.99", "0.00", "0.00"]
+    high = compile_transform("bucket", KEY, _source("NUMERIC", 4, 2), boundaries=[1000])
+    assert high("5.00", RowContext()) == "99.99"  # below the first boundary maps up to it, within 4 digits
+    unconstrained = compile_transform("bucket", KEY, _source("NUMERIC", 131_089, 0), step=100)
+    assert unconstrained("-99.95", RowContext()) == "-100.00"
+
+
+@PROPS
+@given(data=st.data(), step=st.one_of(steps, st.integers(1, 10**15).map(Decimal)), negative=st.booleans())
+def test_bucket_numeric_text_never_needs_more_digits_than_its_source_precision(
+    data: st.DataObject, step: Decimal, negative: bool
+) -> None:
+    precision = data.draw(st.integers(1, 20), label="precision")
+    scale = data.draw(st.integers(0, min(precision, 6)), label="scale")
+    unscaled = data.draw(st.integers(0, 10**precision - 1), label="unscaled")  # what numeric(p, s) holds
+    digits = str(unscaled).rjust(scale + 1, "0")
+    text = ("-" if negative else "") + (f"{digits[:-scale]}.{digits[-scale:]}" if scale else digits)
+    out = compile_transform("bucket", KEY, _source("NUMERIC", precision, scale), step=step)(text, RowContext())
+    assert _scale(out) == scale and len(out.lstrip("-").replace(".", "").lstrip("0")) <= precision
+
+
+def test_bucket_numeric_text_longer_than_its_varchar_is_blocked() -> None:
+    t = compile_transform("bucket", KEY, _source("VARCHAR", 5), step=100)
+    assert t("12.34", RowContext()) == "0.00"
+    with pytest.raises(TypeNotPreserved) as info:
+        t("-0.07", RowContext())  # -100.00: 7 characters
+    assert "0.07" not in str(info.value)
+
+
+not_numeric = st.text(max_size=20).filter(
+    lambda t: t not in NON_FINITE_TEXTS and re.fullmatch(r"-?[0-9]+(\.[0-9]+)?", t) is None
+)
+
+
+@pytest.mark.parametrize("name", sorted(TEXT_TYPES))
+@PROPS
+@given(text=st.one_of(not_numeric, st.sampled_from(["1e3", "+5", "1.", ".5", " 1", "1,5", "nan", "inf", "١٢", "0x1F"])))
+def test_bucket_blocks_other_text_with_a_message_that_does_not_depend_on_it(name: str, text: str) -> None:
+    t = compile_transform("bucket", KEY, TEXT_TYPES[name], step=10)
+    with pytest.raises(MaskingError) as info:
+        t(text, RowContext())
+    with pytest.raises(MaskingError) as reference:
+        t("not a number", RowContext())
+    assert str(info.value) == str(reference.value)
+
+
+def test_bucket_blocks_numeric_text_too_long_to_convert() -> None:
+    with pytest.raises(MaskingError, match="too many digits"):
+        compile_transform("bucket", KEY, ColumnType("string"), step=10)("9" * 5_000, RowContext())
+
+
+# -- bucket: a value already on a boundary is its own band floor (legitimate equality) ---------------------------
+
+
+def _unscaled(n: int) -> str:
+    return base64.b64encode(n.to_bytes((n.bit_length() + 8) // 8, "big", signed=True)).decode()
+
+
+@PROPS
+@given(bounds=boundaries, data=st.data())
+def test_bucket_keeps_a_value_that_is_a_boundary(bounds: list[Decimal], data: st.DataObject) -> None:
+    bound = data.draw(st.sampled_from(bounds))
+    row = RowContext()
+
+    def t(ctype: ColumnType) -> Any:
+        return compile_transform("bucket", KEY, ctype, boundaries=bounds)
+
+    assert t(ColumnType("string"))(str(bound), row) == str(bound)
+    assert t(ColumnType("float64"))(float(bound), row) == float(bound)
+    decimal_2 = ColumnType("bytes", DECIMAL, parameters=(("scale", "2"),))
+    encoded = _unscaled(int(bound.scaleb(2)))
+    assert t(decimal_2)(encoded, row) == encoded
+    if bound == bound.to_integral_value():
+        assert t(ColumnType("int64"))(int(bound), row) == int(bound)
