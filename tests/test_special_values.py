@@ -33,6 +33,7 @@ from streammask.types import (
     DBZ_ZONED_TIMESTAMP,
     DECIMAL,
     INT_RANGES,
+    VARIABLE_SCALE_DECIMAL,
     ColumnType,
     infer,
 )
@@ -344,5 +345,7 @@ def test_bucket_keeps_a_value_that_is_a_boundary(bounds: list[Decimal], data: st
     decimal_2 = ColumnType("bytes", DECIMAL, parameters=(("scale", "2"),))
     encoded = _unscaled(int(bound.scaleb(2)))
     assert t(decimal_2)(encoded, row) == encoded
+    variable = {"scale": 2, "value": encoded}
+    assert t(ColumnType("struct", VARIABLE_SCALE_DECIMAL))(variable, row) == variable
     if bound == bound.to_integral_value():
         assert t(ColumnType("int64"))(int(bound), row) == int(bound)
