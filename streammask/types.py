@@ -108,6 +108,12 @@ class ColumnType:
         return _TIMESTAMP_UNITS.get(self.name or "", 1_000)
 
     @property
+    def is_year(self) -> bool:
+        """io.debezium.time.Year: an integer year. Its kind is OTHER, so a strategy that can keep a year
+        valid (``bucket``) opts in here instead of every integer strategy inventing impossible years."""
+        return self.name == DBZ_YEAR and self.connect_type in INT_TYPES and self.known
+
+    @property
     def enum_values(self) -> tuple[str, ...]:
         allowed = self.param("allowed")
         return tuple(allowed.split(",")) if allowed else ()

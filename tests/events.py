@@ -483,8 +483,9 @@ class ColumnDef:
     ``samples`` are two encoded values (the create's, then the update's). ``schemaless`` says what
     masking the same value without a schema gives: "valid" (the output still fits the real column
     type), "null" (redact without a schema gives null, as documented), "blocked" (the strategy does
-    not apply to the JSON type, so the record is blocked) or "lossy" (masked, but nothing keeps the
-    semantic type that only the schema names).
+    not apply to the JSON type, so the record is blocked), "rejected" (the strategy applies to the JSON
+    type but cannot read this value as it, so the record is blocked) or "lossy" (masked, but nothing
+    keeps the semantic type that only the schema names).
     """
 
     id: str
@@ -598,7 +599,7 @@ ALL_TYPES: tuple[ColumnDef, ...] = (
     ColumnDef("decimal", {"type": "bytes", "optional": False, "name": "org.apache.kafka.connect.data.Decimal",
                           "version": 1, "parameters": _DECIMAL_PARAMS},
               (decimal_bytes("1234.56", 2), decimal_bytes("-87.65", 2)), {"strategy": "bucket", "step": 100},
-              schemaless="blocked"),
+              schemaless="rejected", note="without a schema the base64 text is a string, and not numeric text"),
     ColumnDef("decimal_fp", {"type": "bytes", "optional": True, "name": "org.apache.kafka.connect.data.Decimal",
                              "version": 1, "parameters": _DECIMAL_PARAMS},
               (decimal_bytes("98765.43", 2), decimal_bytes("-0.07", 2)), {"strategy": "format-preserve"},
@@ -607,7 +608,9 @@ ALL_TYPES: tuple[ColumnDef, ...] = (
                                          "name": "org.apache.kafka.connect.data.Decimal", "version": 1,
                                          "parameters": {"scale": "2", "connect.decimal.precision": "4"}},
               (decimal_bytes("-99.95", 2), decimal_bytes("-42.10", 2)), {"strategy": "bucket", "step": 100},
-              schemaless="blocked", note="numeric(4,2): the band floor -100.00 needs 5 digits"),
+              schemaless="rejected", note="numeric(4,2): the band floor -100.00 needs 5 digits"),
+    ColumnDef("decimal_string", {"type": "string", "optional": True}, ("1234.56", "-87.65"),
+              {"strategy": "bucket", "step": 100}, note="PostgreSQL numeric with decimal.handling.mode=string"),
     ColumnDef("variable_decimal", {"type": "struct", "fields": [col("scale", "int32", False),
                                                                col("value", "bytes", False)],
                                    "optional": True, "name": "io.debezium.data.VariableScaleDecimal", "version": 1,
@@ -694,6 +697,8 @@ ALL_TYPES: tuple[ColumnDef, ...] = (
               ("active", "closed"), {"strategy": "redact"}, schemaless="null"),
     ColumnDef("year", {"type": "int32", "optional": True, "name": "io.debezium.time.Year", "version": 1},
               (1984, 2001), {"strategy": "redact"}, schemaless="null"),
+    ColumnDef("year_bucket", {"type": "int32", "optional": False, "name": "io.debezium.time.Year", "version": 1},
+              (1984, 2001), {"strategy": "bucket", "step": 10}),
 )
 
 TYPES_BY_ID = {c.id: c for c in ALL_TYPES}

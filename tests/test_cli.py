@@ -828,16 +828,16 @@ def test_check_sample_with_gaps_names_every_one(tmp_path: Path) -> None:
 
 def test_check_reports_a_strategy_the_sample_schema_rules_out(tmp_path: Path) -> None:
     event = fixture("postgres-create.json")
-    for side in event["schema"]["fields"][:2]:  # before and after: a string balance cannot be bucketed
-        side["fields"].append({"type": "string", "optional": True, "field": "balance"})
-    event["payload"]["after"]["balance"] = "12.50"
+    for side in event["schema"]["fields"][:2]:  # before and after: a uuid balance cannot be bucketed
+        side["fields"].append({"type": "string", "optional": True, "name": "io.debezium.data.Uuid", "field": "balance"})
+    event["payload"]["after"]["balance"] = "6f1c2a9e-3b7d-4c1a-9e2f-0a1b2c3d4e5f"
     path = write_jsonl(tmp_path / "sample.jsonl", [kcat_line(0, customer_key(1), compact(event))])
     proc = run_cli("check", "--policy", POLICY, "--sample", path, key=None)
     assert proc.returncode == 1, explain(proc)
     stdout = proc.stdout.decode()
     assert f"table public.customers, column balance: policy {POLICY}:{line_number(POLICY, 'balance:')}" in stdout
-    assert "strategy bucket cannot mask a string column" in stdout
-    assert "12.50" not in stdout
+    assert "strategy bucket cannot mask a string (io.debezium.data.Uuid) column" in stdout
+    assert "6f1c2a9e" not in stdout
 
 
 def test_check_counts_undecodable_sample_lines(tmp_path: Path) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
+import math
 import string
 import uuid
 from collections.abc import Callable
@@ -24,12 +25,14 @@ from streammask.masker import RecordMasker
 from streammask.outcome import Masked
 from streammask.plan import CompiledPolicy
 from streammask.policy import parse_policy
+from streammask.special import INFINITY_TIMESTAMPS
 from streammask.strategies.base import RowContext, b64encode
 from streammask.strategies.charclass import any_alphabet, carries_text, is_structure
 from streammask.strategies.shapes import Shape, detect
 from streammask.types import (
     DBZ_DATE,
     DBZ_MICRO_TIMESTAMP,
+    DBZ_YEAR,
     DBZ_ZONED_TIMESTAMP,
     DECIMAL,
     ENUM,
@@ -109,7 +112,7 @@ CASES = [
         "shift-micro",
         "shift",
         ColumnType("int64", DBZ_MICRO_TIMESTAMP),
-        st.integers(-(10**17), 10**17),
+        st.one_of(st.integers(-(10**17), 10**17), st.sampled_from(sorted(INFINITY_TIMESTAMPS))),
         {"entity": "cid"},
         st.one_of(st.none(), ascii_text),
     ),
@@ -124,7 +127,21 @@ CASES = [
         int64s,
     ),
     Case("bucket-int", "bucket", ColumnType("int64"), int64s, {"step": 1000}),
-    Case("bucket-float", "bucket", ColumnType("float64"), st.floats(-1e12, 1e12), {"step": Decimal("0.25")}),
+    Case(
+        "bucket-float",
+        "bucket",
+        ColumnType("float64"),
+        st.one_of(st.floats(-1e12, 1e12), st.sampled_from([math.inf, -math.inf, "NaN", "Infinity", "-Infinity"])),
+        {"step": Decimal("0.25")},
+    ),
+    Case(
+        "bucket-text",
+        "bucket",
+        ColumnType("string"),
+        st.one_of(st.decimals(allow_nan=False, allow_infinity=False).map("{:f}".format), st.sampled_from(["NaN"])),
+        {"step": 100},
+    ),
+    Case("bucket-year", "bucket", ColumnType("int32", DBZ_YEAR), st.integers(1901, 2155), {"step": 10}),
     Case(
         "bucket-vsd",
         "bucket",

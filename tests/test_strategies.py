@@ -1102,7 +1102,8 @@ def test_bucket_rejects_wrong_types(master_key: MasterKey) -> None:
     for bad in ("12", True, None, [1]):
         with pytest.raises(MaskingError):
             t(bad, ROW)
-    assert not STRATEGIES["bucket"].accepts(STRING)
+    for ctype in (UUID_T, JSON_T, BYTES, ColumnType("boolean"), enum_type("a,b")):
+        assert not STRATEGIES["bucket"].accepts(ctype)
 
 
 # ==================================================================================================

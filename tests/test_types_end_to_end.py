@@ -175,6 +175,11 @@ def test_masked_without_schema(cdef: ev.ColumnDef) -> None:
             assert isinstance(out, Blocked), out
             assert out.reason.code is BlockCode.NOT_APPLICABLE and out.reason.column == "val"
             continue
+        if cdef.schemaless == "rejected":
+            # the strategy takes the JSON type, not this value of it: fail closed, never guess
+            assert isinstance(out, Blocked), out
+            assert out.reason.code is BlockCode.MASKING_FAILED and out.reason.column == "val"
+            continue
         masked = orjson.loads(as_masked(out).value)
         assert masked["source"] == doc["source"]
         for side in ("before", "after"):
@@ -289,6 +294,50 @@ def test_shift_date_near_year_9999_fails_closed_or_stays_valid() -> None:
         assert validate(schema, _masked_val(out)) == []
     else:
         assert out.reason.code is BlockCode.MASKING_FAILED
+
+
+# -- special values pass a real envelope unchanged -------------------------------------------------------------
+
+SHIFT = {"strategy": "shift", "entity": "id", "max_days": 90}
+BUCKET = {"strategy": "bucket", "step": 100}
+
+
+def _ts(name: str) -> dict[str, Any]:
+    return {"type": "int64", "optional": False, "name": name}
+
+
+SPECIALS = [
+    (_ts("io.debezium.time.MicroTimestamp"), SHIFT, 9_223_372_036_825_200_000),
+    (_ts("io.debezium.time.MicroTimestamp"), SHIFT, -9_223_372_036_832_400_000),
+    (_ts("io.debezium.time.Timestamp"), SHIFT, 9_223_372_036_825_200),
+    (_ts("org.apache.kafka.connect.data.Timestamp"), SHIFT, -9_223_372_036_832_400),
+    (_ts("io.debezium.time.NanoTimestamp"), SHIFT, 2**63 - 1),
+    (_ts("io.debezium.time.NanoTimestamp"), SHIFT, -(2**63)),
+    ({"type": "string", "optional": False, "name": "io.debezium.time.ZonedTimestamp"}, SHIFT, "infinity"),
+    ({"type": "string", "optional": True, "name": "io.debezium.time.ZonedTimestamp"}, SHIFT, "-infinity"),
+    ({"type": "float64", "optional": False}, BUCKET, "NaN"),
+    ({"type": "float32", "optional": True}, BUCKET, "-Infinity"),
+    ({"type": "string", "optional": True}, BUCKET, "Infinity"),
+    ({"type": "string", "optional": False}, {"strategy": "replace", "kind": "full_name"}, "  "),
+    ({"type": "string", "optional": False}, {"strategy": "replace", "kind": "email"}, ""),
+]
+
+
+@pytest.mark.parametrize(
+    "schema,strategy,value", SPECIALS, ids=[f"{s.get('name', s['type'])}:{v!r}" for s, _, v in SPECIALS]
+)
+def test_special_values_pass_a_real_envelope_unchanged(
+    schema: dict[str, Any], strategy: dict[str, Any], value: Any
+) -> None:
+    out = _mask_one(strategy, schema, value)
+    assert isinstance(out, Masked), out
+    assert _masked_val(out) == value and out.masked_columns
+    if not isinstance(value, str):
+        return  # the int markers have no schemaless form: without a schema an int is just an int64
+    m = RecordMasker(CompiledPolicy(parse_policy(policy_yaml({"val": strategy})), KEY))
+    schemaless = ev.envelope([], None, row(value), "c", table=TABLE, with_schema=False)
+    masked = orjson.loads(as_masked(m.mask(TOPIC, orjson.dumps({"id": ENTITY_ID}), schemaless)).value)
+    assert masked["after"]["val"] == value
 
 
 # -- the validator's own tests ---------------------------------------------------------------------------------

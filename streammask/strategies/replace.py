@@ -2,7 +2,8 @@
 
 Kinds: first_name, last_name, full_name, email, username, phone, street_address, city, postcode,
 country, company, job. E-mails use the reserved example.com/.org/.net domains. Not collision-free:
-use ``tokenize`` or ``format-preserve`` for unique columns.
+use ``tokenize`` or ``format-preserve`` for unique columns. Empty and whitespace-only strings stay as
+they are: there is no one to replace.
 
 A fake name is no uuid, MAC or IP address: a column whose source type declares one is not accepted
 (strategy not applicable), and a value that has such a shape is refused (``TypeNotPreserved``).
@@ -73,6 +74,8 @@ class Replace:
         digest = prf.digest
 
         def fake(value: str) -> str:
+            if not value or value.isspace():
+                return value  # a blank names no one; a fake would invent data the row never had
             shape = detect(value)
             if shape is not Shape.TEXT:
                 raise TypeNotPreserved(

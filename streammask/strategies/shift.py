@@ -4,7 +4,8 @@ The offset (in [-max_days, -1] ∪ [1, max_days]) is derived from the *entity* c
 entity's domain, so every date of one customer, in every table, moves by the same number of days and
 intervals hold. Time of day and time zone are kept. Applies to io.debezium.time.Date, Timestamp,
 MicroTimestamp, NanoTimestamp, ZonedTimestamp, Connect Date/Timestamp, and (without a schema)
-ISO-8601 date or date-time strings.
+ISO-8601 date or date-time strings. PostgreSQL's infinity timestamps (``streammask.special``) pass
+unchanged: they name no date to move.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import Field
 
 from streammask.errors import MaskingError
+from streammask.special import INFINITY_TEXTS, INFINITY_TIMESTAMPS
 from streammask.strategies.base import (
     AcceptsKinds,
     CompileContext,
@@ -89,10 +91,13 @@ class Shift(AcceptsKinds):
         if kind is Kind.TIMESTAMP:
             ticks_per_day = 86_400 * column.ticks_per_second
             lo, hi = INT_RANGES["int64"]
+            infinities = INFINITY_TIMESTAMPS
 
             def shift_timestamp(value: Any, row: RowContext) -> Any:
                 if value.__class__ is not int:
                     expect_type(value, int, column, name)
+                if value in infinities:
+                    return value
                 return _in_range(value + offset_days(row) * ticks_per_day, lo, hi, name)
 
             return shift_timestamp
@@ -102,6 +107,8 @@ class Shift(AcceptsKinds):
             try:
                 day = dt.date.fromisoformat(value[:10])
             except ValueError:
+                if value in INFINITY_TEXTS:  # here, not first: ordinary dates pay nothing for it
+                    return value
                 raise MaskingError("value is not an ISO-8601 date or date-time", column=name) from None
             try:
                 moved = day + dt.timedelta(days=offset_days(row))
