@@ -13,6 +13,7 @@ from typing import Any
 from streammask import __version__
 from streammask.outcome import Blocked, Coordinates, Masked, Outcome, blocked_fields
 from streammask.plan import ColumnStats
+from streammask.policy.model import LeakGuardPolicy
 
 MAX_BLOCKED_LISTED = 10_000
 
@@ -22,9 +23,10 @@ def utc_now() -> str:
 
 
 class AuditCounts:
-    def __init__(self, policy_sha256: str, key_id: str) -> None:
+    def __init__(self, policy_sha256: str, key_id: str, leak_guard: LeakGuardPolicy | None = None) -> None:
         self.policy_sha256 = policy_sha256
         self.key_id = key_id
+        self.leak_guard = leak_guard or LeakGuardPolicy()
         self.started_at = utc_now()
         self.records_in = 0
         self.records_out = 0
@@ -60,6 +62,13 @@ class AuditCounts:
         if len(self.blocked) < MAX_BLOCKED_LISTED:
             self.blocked.append(blocked_fields(where, reason))
 
+    def _leak_guard(self) -> dict[str, Any]:
+        """Whether the output was checked for raw values, and who approved it if not: a DPO reads it here."""
+        guard = self.leak_guard
+        if guard.enabled:
+            return {"enabled": True, "min_length": guard.min_length}
+        return {"enabled": False, "approved_by": guard.approved_by, "reason": guard.reason}
+
     def as_dict(self) -> dict[str, Any]:
         tables: dict[str, dict[str, Any]] = {}
         for (table, op), n in sorted(self.ops.items()):
@@ -73,6 +82,7 @@ class AuditCounts:
             "streammask_version": __version__,
             "policy_sha256": self.policy_sha256,
             "key_id": self.key_id,
+            "leak_guard": self._leak_guard(),
             "started_at": self.started_at,
             "finished_at": utc_now(),
             "records": {"in": self.records_in, "out": self.records_out, "blocked": self.blocked_total},

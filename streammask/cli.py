@@ -44,7 +44,7 @@ def cmd_mask(args: argparse.Namespace) -> int:
     setup = open_masker(args.policy)
     if args.audit:
         Path(args.audit).touch()  # an unwritable audit path fails now, before any record is written
-    audit = AuditCounts(setup.loaded.sha256, setup.key.key_id)
+    audit = AuditCounts(setup.loaded.sha256, setup.key.key_id, setup.loaded.policy.leak_guard)
     masker = setup.masker
     with _open(args.input, "rb", sys.stdin.buffer) as src, _open(args.output, "wb", sys.stdout.buffer) as dst:
         for line_no, item in read_records(src):

@@ -80,8 +80,8 @@ def classify(
     """What kind of Debezium event a value payload is, from what identifies each kind: with an embedded
     schema its name, and the payload's shape; without one the shape and, for the shapes a row could
     take too, the topic. None: nothing Debezium writes (a flattened row, another tool's JSON)."""
-    name = (schema or {}).get("name") if schema is not None else None
-    if name is not None or schema is not None:
+    if schema is not None:
+        name = schema.get("name")
         return _by_schema_name(name if isinstance(name, str) else "", payload)
     if "op" in payload:
         if payload["op"] == "m":

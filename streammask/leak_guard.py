@@ -54,10 +54,11 @@ _NUMBER_AFTER = frozenset(b"0123456789.eE")
 class LeakGuard:
     """Finds raw values of masked columns in a record's output (see the module docstring)."""
 
-    __slots__ = ("min_length", "_below", "_above")
+    __slots__ = ("min_length", "_below", "_above", "_placeholders")
 
-    def __init__(self, min_length: int) -> None:
+    def __init__(self, min_length: int, placeholder_strings: frozenset[str] = frozenset()) -> None:
         self.min_length = min_length
+        self._placeholders = placeholder_strings  # pass unchanged by design: never a needle
         # integers strictly between these have fewer than min_length characters (sign included)
         self._below = -(10 ** (min_length - 2)) if min_length > 1 else 0
         self._above = 10 ** (min_length - 1) if min_length > 1 else 0
@@ -68,19 +69,30 @@ class LeakGuard:
         """``blob``: every output part the record has, joined; ``carriers`` the parts apart (or how to get
         them), needed only on a hit.
 
-        The hot path tests each raw string or integer with one ``in`` on the blob; a value found there,
-        one whose JSON form differs from its text, and other types take the full check."""
-        min_length, below, above = self.min_length, self._below, self._above
+        The hot path tests each raw string or integer with one ``in`` on the blob read as text (str
+        search is about twice as fast as bytes search here, and the raw strings need no encoding); a
+        value found there, one whose JSON form differs from its text, and other types take the full
+        check on bytes."""
+        min_length, below, above, placeholders = self.min_length, self._below, self._above, self._placeholders
+        text = ""
         for raw in tally.raw or ():
             cls = raw.__class__
             if cls is str:
-                data = raw.encode("utf-8", "surrogatepass")
-                if len(data) < min_length:
+                if len(raw) < min_length and (raw.isascii() or len(raw.encode("utf-8", "surrogatepass")) < min_length):
                     continue
-                if data not in blob and raw.isprintable() and '"' not in raw and "\\" not in raw:
+                if not text:
+                    text = blob.decode("utf-8", "surrogateescape")
+                if raw in text:
+                    if raw in placeholders:
+                        continue  # passes unchanged by design
+                elif raw.isprintable() and '"' not in raw and "\\" not in raw:
                     continue  # the common case: not in the output, and JSON writes it as it is
             elif cls is int:
-                if below < raw < above or b"%d" % raw not in blob:
+                if below < raw < above:
+                    continue
+                if not text:
+                    text = blob.decode("utf-8", "surrogateescape")
+                if str(raw) not in text:
                     continue
             elif cls is bool:
                 continue

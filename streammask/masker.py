@@ -173,7 +173,8 @@ class RecordMasker:
         self._structs: dict[bytes, ColumnType | None] = {}
         self._declared: dict[bytes, frozenset[str]] = {}
         self._schemas = SchemaTexts()
-        self._guard = LeakGuard(policy.leak_guard.min_length) if policy.leak_guard.enabled else None
+        guard = policy.leak_guard
+        self._guard = LeakGuard(guard.min_length, compiled.placeholders.strings) if guard.enabled else None
 
     # -- public -------------------------------------------------------------------------------------
 
@@ -269,7 +270,8 @@ class RecordMasker:
             masked_key = self._mask_key(plan, _Doc(key, "record key", self._schemas), tally, after, before, row_masker)
         new_headers = self._headers(headers, plan, (after, before), row_masker, tally) if headers else []
         value, body = doc.encode(out)
-        self._guard_output(tally, table, masked_key, out, body, new_headers)
+        if self._guard is not None:
+            self._guard_output(self._guard, tally, table, masked_key, out, body, new_headers)
         ts_ms = source.get("ts_ms")
         return Masked(
             None if masked_key is None else masked_key[0], value, new_headers, EventKind.CHANGE, table, op,
@@ -285,7 +287,8 @@ class RecordMasker:
             if plan is not None:
                 masked_key = self._mask_key(plan, key_doc, tally, None, None, None)
                 new_headers = self._headers(headers, plan, (None, None), None, tally)
-                self._guard_output(tally, table, masked_key, None, b"", new_headers)
+                if self._guard is not None:
+                    self._guard_output(self._guard, tally, table, masked_key, None, b"", new_headers)
                 return Masked(
                     masked_key[0], None, new_headers, EventKind.TOMBSTONE, table, None, tally.masked, None,
                     tally.placeholders,
@@ -385,12 +388,13 @@ class RecordMasker:
                 out.append((name, value))
         return out
 
+    @staticmethod
     def _guard_output(
-        self, tally: Tally, table: str | None, key: tuple[bytes, Any] | None, value_doc: Any, value_body: bytes,
-        headers: list[tuple[str, bytes | None]],
+        guard: LeakGuard, tally: Tally, table: str | None, key: tuple[bytes, Any] | None, value_doc: Any,
+        value_body: bytes, headers: list[tuple[str, bytes | None]],
     ) -> None:
         """Defence in depth: block the record if a raw value of a masked column is anywhere in its output."""
-        if self._guard is None or not tally.rows:
+        if not tally.raw:
             return
         parts = [value_body]
         if key is not None:
@@ -404,7 +408,7 @@ class RecordMasker:
                 found.append(Carrier("key", key[0], key[1]))
             return found + [Carrier(f"header {name}", data) for name, data in headers if data]
 
-        found = self._guard.scan(tally, blob, carriers)
+        found = guard.scan(tally, blob, carriers)
         if found is not None:
             raise _Block(BlockReason(BlockCode.LEAK_GUARD, found.describe(), table, found.column))
 

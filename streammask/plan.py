@@ -93,7 +93,8 @@ class RowMasker:
     ``declared`` is the fields the row's schema declares (None without a schema): a payload field
     outside it is a schema/payload mismatch, not schema drift, and is reported as such."""
 
-    __slots__ = ("_columns", "_classified", "_declared", "_allowed", "_entries", "masked_columns", "_placeholders")
+    __slots__ = ("_columns", "_classified", "_declared", "_allowed", "_entries", "_guarded", "masked_columns",
+                 "_placeholders")
 
     def __init__(
         self,
@@ -101,14 +102,19 @@ class RowMasker:
         passthrough: frozenset[str],
         placeholders: Placeholders,
         declared: frozenset[str] | None = None,
+        types: dict[str, ColumnType] | None = None,
     ) -> None:
+        types = types or {}
         self._columns = columns
         self._classified = frozenset(columns) | passthrough
         self._declared = declared
         self._allowed = self._classified if declared is None else self._classified & declared
         self._entries = tuple(
-            (name, transform, stats, stats.strategy != "keep") for name, (transform, stats) in columns.items()
+            (name, transform, stats, _may_hold_placeholder(types.get(name)))
+            for name, (transform, stats) in columns.items()
         )
+        # masked columns whose raw values the leak guard looks for (a kept value may be in the output)
+        self._guarded = tuple(name for name, (_, stats) in columns.items() if stats.strategy != "keep")
         self.masked_columns = {name: stats for name, (_, stats) in columns.items()}
         """Each masked column's stats, by name: what the leak guard looks up."""
         self._placeholders = placeholders
@@ -117,14 +123,13 @@ class RowMasker:
         if not row.keys() <= self._allowed:  # one set comparison instead of a test per column
             self._reject(row)
         out = row.copy()  # passthrough columns as they are; the raw row stays intact for RowContext
-        get, count, raw = row.get, tally.masked.append, tally.raw
+        get, count = row.get, tally.masked.append
         placeholder_strings, placeholder = self._placeholders.strings, self._placeholders.matches
-        for name, transform, stats, guarded in self._entries:
+        for name, transform, stats, check_placeholder in self._entries:
             value = get(name)
             if value is None:
                 continue  # absent (a partial `before`) or null: nothing to mask
-            cls = value.__class__
-            if (value in placeholder_strings) if cls is str else ((cls is list or cls is dict) and placeholder(value)):
+            if check_placeholder and (value in placeholder_strings if value.__class__ is str else placeholder(value)):
                 tally.placeholders.append(stats)  # out[name] is the placeholder already
                 continue
             try:
@@ -134,10 +139,9 @@ class RowMasker:
                     exc.column = name
                 raise
             count(stats)
-            if guarded and raw is not None:
-                raw.append(value)
         if tally.rows is not None:
             tally.rows.append((self, row, out))
+            tally.raw.extend([value for name in self._guarded if (value := get(name)) is not None])  # type: ignore[union-attr]
         return out
 
 
@@ -186,7 +190,7 @@ class InferringRowMasker(RowMasker):
                     raise
                 tally.masked.append(entry[1])
                 if tally.raw is not None and entry[1].strategy != "keep":
-                    tally.raw.append(value)
+                    tally.raw.append(value)  # (without a schema, the per-value path is the slow one anyway)
             elif name in plan.passthrough:
                 out[name] = value
             else:
@@ -194,6 +198,15 @@ class InferringRowMasker(RowMasker):
         if tally.rows is not None:
             tally.rows.append((self, row, out))
         return out
+
+
+_NO_PLACEHOLDER_TYPES = frozenset({"int8", "int16", "int32", "int64", "float32", "float64", "boolean"})
+
+
+def _may_hold_placeholder(ctype: ColumnType | None) -> bool:
+    """Debezium writes its placeholder in strings, bytes, arrays, maps and structs (geometries), never
+    in a number or a boolean: those columns skip the test (it runs per value)."""
+    return ctype is None or ctype.connect_type not in _NO_PLACEHOLDER_TYPES
 
 
 def _element_type(value: Any) -> type | None:
@@ -269,7 +282,7 @@ class TablePlan:
             if name in self.fields:
                 columns[name] = self.compile_column(name, ctype)
         declared = frozenset(name for name, _ in struct.fields)
-        return RowMasker(columns, self.passthrough, self.placeholders, declared)
+        return RowMasker(columns, self.passthrough, self.placeholders, declared, dict(struct.fields))
 
 
 class CompiledPolicy:

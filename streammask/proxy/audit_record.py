@@ -76,6 +76,7 @@ def build_record(
         "sequence": sequence,
         "policy_sha256": summary["policy_sha256"],
         "key_id": summary["key_id"],
+        "leak_guard": summary["leak_guard"],
         "started_at": summary["started_at"],
         "committed_at": utc_now(),
         "source_ranges": [

@@ -226,7 +226,7 @@ class Proxy:
 
     def _begin(self) -> Transaction:
         self.output.begin()
-        counts = AuditCounts(self.setup.loaded.sha256, self.setup.key.key_id)
+        counts = AuditCounts(self.setup.loaded.sha256, self.setup.key.key_id, self.setup.loaded.policy.leak_guard)
         self.txn = Transaction(TransactionAudit(counts), self.clock())
         return self.txn
 
