@@ -2,11 +2,15 @@
 
 Defence in depth. Masking transforms what the policy classifies; the guard catches a raw value that
 still reaches the output by another carrier: a passthrough column that copies a masked one, the source
-block, an envelope field, a header, a character a strategy left as it was.
+block, an envelope field, a header — or the masked column itself, when its strategy left the value as
+it was (a character no class covered, say).
 
 What is not a leak, so that false positives stay rare:
-- a value whose masked form equals it (a bucket value already on a boundary, a token that is a fixed
-  point of its permutation, a ``keep`` column): the policy says the output may show it;
+- a masked value equal to its raw value where the strategy may give that: a band floor (``bucket``), a
+  literal (``redact``), a fixed point of a permutation over a handful of enum labels (``tokenize`` or
+  ``hash`` of an Enum), a value kept in part on purpose (``keep_prefix``/``keep_suffix``); and, under any
+  strategy, values passed unchanged by design: Debezium's placeholders, infinity and NaN markers, text
+  made only of punctuation and spaces. A ``keep`` column is never searched for;
 - an occurrence inside a masked or kept value of the same record (a fake full name that happens to
   contain the raw last name): masking produced it, it was not copied;
 - values shorter than ``min_length`` bytes as text (numbers: digits and sign), which match by chance;
@@ -19,15 +23,20 @@ to a masked ``updated_at`` on insert) is a hit: the value is in the output; clas
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, NamedTuple
 
 import orjson
 
+from streammask.placeholders import Placeholders
 from streammask.plan import ColumnStats, Tally
+from streammask.special import INFINITY_TEXTS, INFINITY_TIMESTAMPS, NON_FINITE_TEXTS
+from streammask.strategies.charclass import is_structure
 
-Pair = tuple[ColumnStats, Any, Any]
-"""(the column's stats, its raw value, its masked value) for one value masked in a record."""
+Pair = tuple[ColumnStats, Any, Any, bool]
+"""(the column's stats, its raw value, its masked value, whether the two may be equal) for one value
+masked in a record."""
 
 
 class Carrier(NamedTuple):
@@ -54,11 +63,13 @@ _NUMBER_AFTER = frozenset(b"0123456789.eE")
 class LeakGuard:
     """Finds raw values of masked columns in a record's output (see the module docstring)."""
 
-    __slots__ = ("min_length", "_below", "_above", "_placeholders")
+    __slots__ = ("min_length", "_below", "_above", "_placeholders", "_placeholder_forms")
 
-    def __init__(self, min_length: int, placeholder_strings: frozenset[str] = frozenset()) -> None:
+    def __init__(self, min_length: int, placeholders: Placeholders | None = None) -> None:
         self.min_length = min_length
-        self._placeholders = placeholder_strings  # pass unchanged by design: never a needle
+        placeholders = placeholders or Placeholders(())
+        self._placeholders = placeholders.strings  # pass unchanged by design: never a needle
+        self._placeholder_forms = placeholders.matches
         # integers strictly between these have fewer than min_length characters (sign included)
         self._below = -(10 ** (min_length - 2)) if min_length > 1 else 0
         self._above = 10 ** (min_length - 1) if min_length > 1 else 0
@@ -106,9 +117,14 @@ class LeakGuard:
     ) -> LeakFound | None:
         """The full check of one raw value, for each column it was masked in."""
         pairs = list(tally.pairs())
-        for stats, value, masked in pairs:
+        for stats, value, masked, lenient in pairs:
             if value is not raw or stats.strategy == "keep":
                 continue
+            if value.__class__ is masked.__class__ and value == masked:
+                if lenient or self._unchanged_by_design(value):
+                    continue
+                parts = carriers() if callable(carriers) else carriers
+                return LeakFound(stats.column, _own_place(stats.column, parts) + ", unchanged by its strategy")
             for needle, whole in self._needles(raw, masked):
                 found = _count(blob, needle, whole)
                 if found and found > _explained(needle, whole, pairs):
@@ -116,11 +132,25 @@ class LeakGuard:
                     return LeakFound(stats.column, _where(needle, whole, parts, pairs))
         return None
 
+    def _unchanged_by_design(self, value: Any) -> bool:
+        """Values every strategy passes as they are: Debezium's placeholders, infinity and NaN markers, and
+        text made only of what a masked string keeps (punctuation and spaces)."""
+        if value.__class__ is str:
+            return (
+                value in self._placeholders or value in INFINITY_TEXTS or value in NON_FINITE_TEXTS
+                or all(is_structure(ch) for ch in value)
+            )
+        if value.__class__ is int:
+            return value in INFINITY_TIMESTAMPS
+        if value.__class__ is float:
+            return not math.isfinite(value)
+        return self._placeholder_forms(value)
+
     def _needles(self, raw: Any, masked: Any) -> Iterator[tuple[bytes, bool]]:
         """The forms ``raw`` takes in the output bytes, with whether it must match as a whole number."""
         cls = raw.__class__
         if cls is masked.__class__ and raw == masked:
-            return  # the policy lets the output show it
+            return  # equal as a whole: judged by the caller (legitimate, or a leak in itself)
         if cls is str:
             if len(raw) * 4 < self.min_length:
                 return
@@ -193,15 +223,30 @@ def _forms(value: Any) -> Iterator[bytes]:
 def _explained(needle: bytes, whole: bool, pairs: Sequence[Pair]) -> int:
     """How many occurrences of ``needle`` the masked (and kept) values of the record account for."""
     total = 0
-    for _, _, masked in pairs:
+    for _, _, masked, _ in pairs:
         total += max((_count(form, needle, whole) for form in _forms(masked)), default=0)
     return total
+
+
+def _own_place(column: str, carriers: Sequence[Carrier]) -> str:
+    """Where a masked column's own output is: the key's or the value's row (after first)."""
+    for carrier in carriers:
+        doc = carrier.doc
+        if not isinstance(doc, dict):
+            continue
+        if carrier.label == "value":
+            for side in ("after", "before"):
+                if isinstance(doc.get(side), dict) and column in doc[side]:
+                    return f"value field {side}.{column}"
+        elif column in doc:
+            return f"{carrier.label} field {column}"
+    return "output"
 
 
 def _where(needle: bytes, whole: bool, carriers: Sequence[Carrier], pairs: Sequence[Pair]) -> str:
     """The carrier and, for a decoded payload, the field (row column, or envelope field) holding an
     occurrence that is not a masked column's own output. Only runs on a hit."""
-    masked = {stats.column for stats, _, _ in pairs}
+    masked = {stats.column for stats, _, _, _ in pairs}
     for carrier in carriers:
         if not _count(carrier.data, needle, whole):
             continue

@@ -174,7 +174,7 @@ class RecordMasker:
         self._declared: dict[bytes, frozenset[str]] = {}
         self._schemas = SchemaTexts()
         guard = policy.leak_guard
-        self._guard = LeakGuard(guard.min_length, compiled.placeholders.strings) if guard.enabled else None
+        self._guard = LeakGuard(guard.min_length, compiled.placeholders) if guard.enabled else None
 
     # -- public -------------------------------------------------------------------------------------
 

@@ -65,15 +65,15 @@ class Tally:
         self.raw: list[Any] | None = [] if guarded else None
         self.rows: list[tuple[RowMasker, dict[str, Any], dict[str, Any]]] | None = [] if guarded else None
 
-    def pairs(self) -> Iterator[tuple[ColumnStats, Any, Any]]:
-        """(stats, raw, masked) of every non-null value of a masked column (placeholders included: they,
-        like kept values, equal their raw value)."""
+    def pairs(self) -> Iterator[tuple[ColumnStats, Any, Any, bool]]:
+        """(stats, raw, masked, whether masked may equal raw) of every non-null value of a masked column
+        (placeholders included)."""
         for masker, row, out in self.rows or ():
-            masked = masker.masked_columns
+            masked, lenient = masker.masked_columns, masker.lenient
             for name, raw in row.items():
                 stats = masked.get(name)
                 if stats is not None and raw is not None:
-                    yield stats, raw, out[name]
+                    yield stats, raw, out[name], name in lenient
 
 
 def _elementwise(transform: Transform) -> Transform:
@@ -93,8 +93,8 @@ class RowMasker:
     ``declared`` is the fields the row's schema declares (None without a schema): a payload field
     outside it is a schema/payload mismatch, not schema drift, and is reported as such."""
 
-    __slots__ = ("_columns", "_classified", "_declared", "_allowed", "_entries", "_guarded", "masked_columns",
-                 "_placeholders")
+    __slots__ = ("_columns", "_classified", "_declared", "_allowed", "_entries", "_strict", "_lenient",
+                 "masked_columns", "lenient", "_placeholders")
 
     def __init__(
         self,
@@ -103,6 +103,7 @@ class RowMasker:
         placeholders: Placeholders,
         declared: frozenset[str] | None = None,
         types: dict[str, ColumnType] | None = None,
+        lenient: frozenset[str] = frozenset(),
     ) -> None:
         types = types or {}
         self._columns = columns
@@ -113,8 +114,12 @@ class RowMasker:
             (name, transform, stats, _may_hold_placeholder(types.get(name)))
             for name, (transform, stats) in columns.items()
         )
-        # masked columns whose raw values the leak guard looks for (a kept value may be in the output)
-        self._guarded = tuple(name for name, (_, stats) in columns.items() if stats.strategy != "keep")
+        # What the leak guard looks for: the raw values of masked columns (a kept one may be in the output);
+        # of `lenient` columns, whose masked value may equal the raw one, only those that changed.
+        guarded = [name for name, (_, stats) in columns.items() if stats.strategy != "keep"]
+        self._strict = tuple(name for name in guarded if name not in lenient)
+        self._lenient = tuple(name for name in guarded if name in lenient)
+        self.lenient = lenient
         self.masked_columns = {name: stats for name, (_, stats) in columns.items()}
         """Each masked column's stats, by name: what the leak guard looks up."""
         self._placeholders = placeholders
@@ -141,7 +146,10 @@ class RowMasker:
             count(stats)
         if tally.rows is not None:
             tally.rows.append((self, row, out))
-            tally.raw.extend([value for name in self._guarded if (value := get(name)) is not None])  # type: ignore[union-attr]
+            raw: list[Any] = tally.raw  # type: ignore[assignment]  # set with rows
+            raw.extend([value for name in self._strict if (value := get(name)) is not None])
+            if self._lenient:
+                raw.extend([v for name in self._lenient if (v := get(name)) is not None and v != out[name]])
         return out
 
 
@@ -162,6 +170,7 @@ class InferringRowMasker(RowMasker):
     def __init__(self, plan: TablePlan) -> None:
         super().__init__({}, plan.passthrough, plan.placeholders)
         self.masked_columns = plan.stats  # any masked column of the table may come
+        self.lenient = frozenset(c for c, f in plan.fields.items() if f.strategy in _LENIENT_STRATEGIES)
         self._plan = plan
         self._by_type: dict[tuple[str, type, type | None], tuple[Transform, ColumnStats]] = {}
 
@@ -189,7 +198,9 @@ class InferringRowMasker(RowMasker):
                         exc.column = name
                     raise
                 tally.masked.append(entry[1])
-                if tally.raw is not None and entry[1].strategy != "keep":
+                if tally.raw is not None and entry[1].strategy != "keep" and (
+                    name not in self.lenient or out[name] != value
+                ):
                     tally.raw.append(value)  # (without a schema, the per-value path is the slow one anyway)
             elif name in plan.passthrough:
                 out[name] = value
@@ -198,6 +209,21 @@ class InferringRowMasker(RowMasker):
         if tally.rows is not None:
             tally.rows.append((self, row, out))
         return out
+
+
+_LENIENT_STRATEGIES = frozenset({"bucket", "redact"})
+
+
+def output_may_equal_raw(options: StrategyOptions, ctype: ColumnType) -> bool:
+    """Where a masked value may legitimately equal its raw value, for the leak guard: a band floor or a
+    literal, a fixed point of a permutation over a handful of enum labels, a value kept in part on
+    purpose. Anywhere else an unchanged value is a value the strategy failed to mask."""
+    strategy = options.strategy
+    if strategy in _LENIENT_STRATEGIES:
+        return True
+    if strategy in ("tokenize", "hash"):
+        return ctype.kind is Kind.ENUM
+    return bool(getattr(options, "keep_prefix", 0) or getattr(options, "keep_suffix", 0))
 
 
 _NO_PLACEHOLDER_TYPES = frozenset({"int8", "int16", "int32", "int64", "float32", "float64", "boolean"})
@@ -282,7 +308,10 @@ class TablePlan:
             if name in self.fields:
                 columns[name] = self.compile_column(name, ctype)
         declared = frozenset(name for name, _ in struct.fields)
-        return RowMasker(columns, self.passthrough, self.placeholders, declared, dict(struct.fields))
+        lenient = frozenset(
+            name for name, ctype in struct.fields if name in columns and output_may_equal_raw(self.fields[name], ctype)
+        )
+        return RowMasker(columns, self.passthrough, self.placeholders, declared, dict(struct.fields), lenient)
 
 
 class CompiledPolicy:

@@ -234,3 +234,32 @@ def test_min_length_must_be_positive(tmp_path: Path) -> None:
     path.write_text(POLICY + "leak_guard: {min_length: 0}\n")
     with pytest.raises(PolicyError, match="min_length"):
         load_policy(path)
+
+
+# -- a strategy that leaves a value unchanged ---------------------------------------------------------------
+
+
+def _identity_masker(strategy: str) -> RowMasker:
+    identity = lambda value, row: value  # noqa: E731 - a strategy that masks nothing, as a bug would
+    return RowMasker({"nick": (identity, ColumnStats("public.people", "nick", strategy))}, frozenset({"id"}),
+                     GUARDED.compiled.placeholders)
+
+
+@pytest.mark.parametrize("strategy", ["format-preserve", "tokenize", "replace", "hash", "shift"])
+def test_a_value_its_strategy_left_unchanged_is_a_leak(strategy: str) -> None:
+    """What would have caught the circled-letter leak: format-preserve kept 'ⓐⓝⓝⓐ' as it was."""
+    row_masker, tally = _identity_masker(strategy), Tally(True)
+    out = row_masker.mask({"id": 1, "nick": "ⓐⓝⓝⓐ"}, None, tally)  # type: ignore[arg-type]
+    body = orjson.dumps({"after": out})
+    found = LeakGuard(6).scan(tally, body, [Carrier("value", body, {"after": out})])
+    assert found is not None and found.column == "nick"
+    assert "after.nick" in found.carrier and "unchanged" in found.carrier and "ⓐ" not in found.describe()
+
+
+@pytest.mark.parametrize("unchanged", ["--- / ---", "      ", "__debezium_unavailable_value", "-infinity", "NaN"])
+def test_values_unchanged_by_design_are_not_leaks(unchanged: str) -> None:
+    row_masker, tally = _identity_masker("format-preserve"), Tally(True)
+    out = row_masker.mask({"id": 1, "nick": unchanged}, None, tally)  # type: ignore[arg-type]
+    body = orjson.dumps({"after": out})
+    guard = LeakGuard(6, GUARDED.compiled.placeholders)
+    assert guard.scan(tally, body, [Carrier("value", body, {"after": out})]) is None
