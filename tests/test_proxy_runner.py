@@ -465,6 +465,25 @@ def test_on_blocked_skip_leaves_the_record_out_counts_and_audits_it(caplog: pyte
     assert not [r for r in caplog.records if PLANTED_SSN in r.getMessage() + repr(r.__dict__)]
 
 
+def test_a_leak_guard_hit_is_skipped_counted_and_audited_without_its_value() -> None:
+    """A passthrough column copying a masked email: the guard blocks the record; the proxy counts it under
+    code leak-guard, lists it in the audit record, and nothing of it reaches the target."""
+    setup = setup_for(POLICY.replace(b"  public.customers:\n", b"  public.customers:\n    passthrough: [contact]\n"))
+    rig = Rig(on_blocked="skip", setup=setup)
+    leaked = row(1)["email"]
+    rig.write(change(0), change(1, contact=f"reach me at {leaked}"), change(2))
+    rig.run()
+    assert source_offsets(rig.output()) == [0, 2]
+    assert rig.metric("streammask_records_blocked_total", topic=TOPIC, code="leak-guard") == 1
+    [record] = rig.audit()
+    jsonschema.validate(record, AUDIT_RECORD_SCHEMA)
+    assert record["leak_guard"] == {"enabled": True, "min_length": 6}
+    [blocked] = record["blocked"]
+    assert (blocked["offset"], blocked["code"], blocked["column"]) == (1, "leak-guard", "email")
+    assert "after.contact" in blocked["reason"] and leaked not in blocked["reason"]
+    assert leaked.encode() not in rig.target_bytes()
+
+
 def test_quarantine_gets_the_raw_record_on_the_source_cluster_only() -> None:
     rig = Rig(same_cluster=False, on_blocked="skip", quarantine_topic="streammask.quarantine")
     records = batch_with_unclassified_column()
