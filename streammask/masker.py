@@ -344,9 +344,9 @@ class RecordMasker:
                 raise Undeclared(next(name for name in payload if name not in declared))
         if not payload.keys() <= plan.classified:  # before the row's schema: a key column is a policy gap first
             raise Unclassified(next(name for name in payload if name not in plan.classified))
-        if row_masker is None:
-            row_masker = self._key_masker(plan, key_doc)
-        masked = row_masker.mask(payload, RowContext(payload, after, before), tally)
+        # the row's own transforms, narrowed to the key's columns; a tombstone's: the key schema's
+        masker = self._key_masker(plan, key_doc) if row_masker is None else row_masker.narrowed(tuple(payload))
+        masked = masker.mask(payload, RowContext(payload, after, before), tally)
         return key_doc.encode(masked)[0], masked
 
     def _key_masker(self, plan: TablePlan, key_doc: _Doc) -> RowMasker:

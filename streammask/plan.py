@@ -94,7 +94,7 @@ class RowMasker:
     outside it is a schema/payload mismatch, not schema drift, and is reported as such."""
 
     __slots__ = ("_columns", "_classified", "_declared", "_allowed", "_entries", "_strict", "_lenient",
-                 "masked_columns", "lenient", "_placeholders")
+                 "masked_columns", "lenient", "_placeholders", "_types", "_narrowed")
 
     def __init__(
         self,
@@ -123,6 +123,22 @@ class RowMasker:
         self.masked_columns = {name: stats for name, (_, stats) in columns.items()}
         """Each masked column's stats, by name: what the leak guard looks up."""
         self._placeholders = placeholders
+        self._types = types
+        self._narrowed: dict[tuple[str, ...], RowMasker] = {}
+
+    def narrowed(self, names: tuple[str, ...]) -> RowMasker:
+        """This masker's own transforms for ``names`` only (a key's columns): the key is masked exactly
+        like the row, without a pass over every other column of the table for each key."""
+        masker = self._narrowed.get(names)
+        if masker is None:
+            if len(self._narrowed) >= _SCHEMA_CACHE_LIMIT:
+                self._narrowed.clear()
+            columns = {name: entry for name, entry in self._columns.items() if name in names}
+            masker = self._narrowed[names] = RowMasker(
+                columns, self._classified - frozenset(self._columns), self._placeholders, self._declared,
+                self._types, self.lenient,
+            )
+        return masker
 
     def mask(self, row: dict[str, Any], ctx: RowContext, tally: Tally) -> dict[str, Any]:
         if not row.keys() <= self._allowed:  # one set comparison instead of a test per column
@@ -173,6 +189,9 @@ class InferringRowMasker(RowMasker):
         self.lenient = frozenset(c for c, f in plan.fields.items() if f.strategy in _LENIENT_STRATEGIES)
         self._plan = plan
         self._by_type: dict[tuple[str, type, type | None], tuple[Transform, ColumnStats]] = {}
+
+    def narrowed(self, names: tuple[str, ...]) -> RowMasker:
+        return self  # compiles per column as it meets them anyway
 
     def mask(self, row: dict[str, Any], ctx: RowContext, tally: Tally) -> dict[str, Any]:
         plan = self._plan

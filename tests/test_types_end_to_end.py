@@ -436,3 +436,20 @@ def test_validator_catches(schema: dict[str, Any], value: Any, expected: str) ->
 )
 def test_validator_accepts(schema: dict[str, Any], value: Any) -> None:
     assert validate(schema, value) == []
+
+
+@pytest.mark.parametrize("strategy", [{"strategy": "format-preserve"}, {"strategy": "tokenize"}])
+def test_schemaless_arrays_are_masked_element_wise(strategy: dict[str, Any]) -> None:
+    """Without a schema an array's element type is its first non-null element's: format-preserve and
+    tokenize apply element by element, nulls and length kept, every element changed."""
+    m = RecordMasker(CompiledPolicy(parse_policy(policy_yaml({"val": strategy})), KEY))
+    emails = ["annek@noanswer.org", None, "anne.k@example.net"]
+    value = ev.envelope([], None, row(emails), "c", table=TABLE, with_schema=False)
+    masked = orjson.loads(as_masked(m.mask(TOPIC, orjson.dumps({"id": ENTITY_ID}), value)).value)["after"]["val"]
+    assert len(masked) == 3 and masked[1] is None
+    for raw, out in zip(emails, masked, strict=True):
+        if raw is not None:
+            assert out != raw and len(out) == len(raw)
+    ints = ev.envelope([], None, row([1_234_567, 7_654_321]), "c", table=TABLE, with_schema=False)
+    out_ints = orjson.loads(as_masked(m.mask(TOPIC, None, ints)).value)["after"]["val"]
+    assert all(isinstance(v, int) and v != raw for v, raw in zip(out_ints, [1_234_567, 7_654_321], strict=True))
