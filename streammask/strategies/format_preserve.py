@@ -235,6 +235,6 @@ def _same_digits(prf: Prf, value: int, lo: int | None, hi: int | None) -> int:
     if not negative and hi is not None:
         high = min(high, hi)
     if high < low:
-        raise MaskingError("integer cannot keep its digit count within the column type")
+        raise TypeNotPreserved("integer cannot keep its digit count within the column type")
     masked = low + prf.below(str(value).encode(), high - low + 1)
     return -masked if negative else masked

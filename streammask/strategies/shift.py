@@ -15,7 +15,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import Field
 
-from streammask.errors import MaskingError
+from streammask.errors import MaskingError, TypeNotPreserved
 from streammask.special import INFINITY_TEXTS, INFINITY_TIMESTAMPS
 from streammask.strategies.base import (
     AcceptsKinds,
@@ -113,7 +113,7 @@ class Shift(AcceptsKinds):
             try:
                 moved = day + dt.timedelta(days=offset_days(row))
             except OverflowError:
-                raise MaskingError("shifted date is outside years 1-9999", column=name) from None
+                raise TypeNotPreserved("shifted date is outside years 1-9999", column=name) from None
             return moved.isoformat() + value[10:]
 
         return shift_iso
@@ -121,5 +121,5 @@ class Shift(AcceptsKinds):
 
 def _in_range(value: int, lo: int, hi: int, column: str) -> int:
     if not lo <= value <= hi:
-        raise MaskingError("shifted value is outside the column type's range", column=column)
+        raise TypeNotPreserved("shifted value is outside the column type's range", column=column)
     return value
