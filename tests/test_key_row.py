@@ -169,11 +169,17 @@ CASES = [
     KeyCase("keep-uuid", (uuid_typed("uid", KEEP),)),
 ]
 CASES_BY_ID = {c.id: c for c in CASES}
-# The fixed text of every record's payload (source block, timestamps, table names). The leak guard
-# (on, as by default) searches the output for raw values of masked columns: a raw value that is part of
-# this text anyway (a code "000000" inside source.ts_us) is the guard's concern, not this file's, so
-# generated values avoid it.
-BACKGROUND = " ".join(orjson.dumps(ev.envelope_payload(None, None, "c", c.table)).decode() for c in CASES)
+# The fixed text of every record (source block, timestamps, table names, and the key's converter
+# framing and embedded schema, which the leak guard searches too: reported, its docstring says schemas
+# are never searched).
+# The leak guard (on, as by default) searches the output for raw values of masked columns: a raw value
+# that is part of this text anyway (a code "000000" inside source.ts_us, a login "struct" or "payloa"
+# inside the framed key) is the guard's concern, not this file's, so generated values avoid it.
+BACKGROUND = " ".join(
+    orjson.dumps(ev.envelope_payload(None, None, "c", c.table)).decode()
+    + ev.key([col.key_field() for col in c.columns], {}, c.table).decode()  # {"schema": ..., "payload": {}}
+    for c in CASES
+)
 NOTE = ev.col("note", "string", True)
 
 
@@ -292,7 +298,7 @@ def test_the_masked_key_equals_the_masked_rows_key_columns(case: KeyCase, shapes
     @given(keys=distinct_keys(case))
     def check(keys: tuple[tuple[Any, ...], tuple[Any, ...]]) -> None:
         a_values, b_values = keys
-        a, a2, b = events.row(a_values, "first"), events.row(a_values, "second"), events.row(b_values, "moved")
+        a, a2, b = events.row(a_values, "n1"), events.row(a_values, "n2"), events.row(b_values, "n3")
         key_a, key_b = events.key(a), events.key(b)
 
         create = events.mask(key_a, events.value(None, a, "c"))
@@ -326,7 +332,8 @@ def test_the_masked_key_equals_the_masked_rows_key_columns(case: KeyCase, shapes
 # Strategies whose output does not depend on a parameter only the value schema carries.
 TOMBSTONE_CASES = [c for c in CASES if not c.value_only_params and c.strategy in
                    ("tokenize", "format-preserve", "bucket", "keep", "hash")]
-CONSISTENT_SHAPES = [Shapes(k, v, False) for k in (True, False) for v in (True, False)]
+# Key and value written by converters configured alike (both with schemas, or both without).
+CONSISTENT_SHAPES = [Shapes(True, True, False), Shapes(False, False, False)]
 
 
 @pytest.mark.parametrize(("case", "shapes"), [
