@@ -68,6 +68,7 @@ SCHEMA_CHANGE_FIELDS = frozenset(
     {"source", "ts_ms", "ts_us", "ts_ns", "databaseName", "schemaName", "ddl", "tableChanges", "historyRecord"}
 )
 _KEY_FIELDS = {
+    EventKind.MESSAGE: frozenset({"prefix"}),
     EventKind.HEARTBEAT: frozenset({"serverName"}),
     EventKind.TRANSACTION: frozenset({"id"}),
     EventKind.SCHEMA_CHANGE: frozenset({"databaseName"}),
@@ -78,14 +79,20 @@ def classify(
     payload: dict[str, Any], schema: dict[str, Any] | None, topic: str, topics: MetadataTopics = MetadataTopics()
 ) -> EventKind | Uncertain | None:
     """What kind of Debezium event a value payload is, from what identifies each kind: with an embedded
-    schema its name, and the payload's shape; without one the shape and, for the shapes a row could
-    take too, the topic. None: nothing Debezium writes (a flattened row, another tool's JSON)."""
+    schema its name, and the payload's shape; without one the shape (a source block is Debezium's only
+    if it names version, connector and server) and, for the metadata kinds, the topic Debezium gives
+    them: ``<server>`` for schema changes, ``<server>.message``, heartbeat and transaction topics. None:
+    nothing Debezium writes (a flattened row, another tool's JSON)."""
     if schema is not None:
         name = schema.get("name")
         return _by_schema_name(name if isinstance(name, str) else "", payload)
     if "op" in payload:
         if payload["op"] == "m":
-            return EventKind.MESSAGE if _is_message(payload) else None
+            if not _is_message(payload):
+                return None
+            if topic == f"{payload['source']['name']}.message":
+                return EventKind.MESSAGE
+            return Uncertain("a logical decoding message on a topic that is not <server>.message")
         return EventKind.CHANGE if _is_change(payload) else None
     if payload.keys() == HEARTBEAT_FIELDS:
         if topics.is_heartbeat(topic):
@@ -96,7 +103,9 @@ def classify(
             return EventKind.TRANSACTION
         return Uncertain("a BEGIN/END value on a topic that is not a transaction topic (events.transaction_topics)")
     if _is_schema_change(payload):
-        return EventKind.SCHEMA_CHANGE
+        if topic == payload["source"]["name"]:
+            return EventKind.SCHEMA_CHANGE
+        return Uncertain("a schema change on a topic that is not the server's own (topic.prefix)")
     return None
 
 
@@ -119,15 +128,24 @@ def _by_schema_name(name: str, payload: dict[str, Any]) -> EventKind | Uncertain
     return None
 
 
+def _is_source_block(source: Any) -> bool:
+    """What every Debezium connector's source block starts with: its version, connector and logical name
+    (a row's object-valued `source` column has no reason to)."""
+    return (
+        isinstance(source, dict) and source.get("version").__class__ is str
+        and source.get("connector").__class__ is str and source.get("name").__class__ is str
+    )
+
+
 def _is_change(payload: dict[str, Any]) -> bool:
     """op and a source block: the envelope (its other fields are checked against ENVELOPE_FIELDS later)."""
-    return payload.get("op") in CHANGE_OPS and isinstance(payload.get("source"), dict)
+    return payload.get("op") in CHANGE_OPS and _is_source_block(payload.get("source"))
 
 
 def _is_message(payload: dict[str, Any]) -> bool:
     return (
         payload.get("op") == "m" and payload.keys() <= MESSAGE_FIELDS and isinstance(payload.get("message"), dict)
-        and isinstance(payload.get("source"), dict)
+        and _is_source_block(payload.get("source"))
     )
 
 
@@ -147,7 +165,7 @@ def _is_schema_change(payload: dict[str, Any]) -> bool:
     return (
         ("ddl" in payload or "tableChanges" in payload or "historyRecord" in payload)
         and payload.keys() <= SCHEMA_CHANGE_FIELDS
-        and isinstance(payload.get("source"), dict)
+        and _is_source_block(payload.get("source"))
     )
 
 

@@ -5,24 +5,31 @@ still reaches the output by another carrier: a passthrough column that copies a 
 block, an envelope field, a header — or the masked column itself, when its strategy left the value as
 it was (a character no class covered, say).
 
+A value is looked for in the forms a writer gives it: its text, its JSON-escaped text (a copy inside a
+JSON column's text), its ASCII-escaped JSON text (``\\u00eb``, as Jackson writes with escaping on);
+numbers, and strings of digits, only as whole numbers.
+
 What is not a leak, so that false positives stay rare:
 - a masked value equal to its raw value where the strategy may give that: a band floor (``bucket``), a
   literal (``redact``), a fixed point of a permutation over a handful of enum labels (``tokenize`` or
   ``hash`` of an Enum), a value kept in part on purpose (``keep_prefix``/``keep_suffix``); and, under any
   strategy, values passed unchanged by design: Debezium's placeholders, infinity and NaN markers, text
   made only of punctuation and spaces. A ``keep`` column is never searched for;
-- an occurrence inside a masked or kept value of the same record (a fake full name that happens to
-  contain the raw last name): masking produced it, it was not copied;
-- values shorter than ``min_length`` bytes as text (numbers: digits and sign), which match by chance;
-  integers and floats only match as whole numbers, not inside longer ones.
-Only the payloads are searched, never an embedded schema (an enum's ``allowed`` lists its values).
+- anything in a masked or kept column (a fake full name that happens to contain the raw last name):
+  masking produced it, it was not copied; field names; Debezium's own source-block metadata (connector,
+  database, table names, positions, timestamps); an embedded schema (an enum's ``allowed``);
+- values shorter than ``min_length`` bytes as text, which match by chance.
 
 A passthrough column holding the same value as a masked column of the same row (``created_at`` equal
 to a masked ``updated_at`` on insert) is a hit: the value is in the output; classify both alike.
+
+The hot path costs one substring test per masked value on the record's output text; only a value found
+there (or one whose escaped forms differ from its text) is checked against the values themselves.
 """
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, NamedTuple
@@ -30,18 +37,24 @@ from typing import Any, NamedTuple
 import orjson
 
 from streammask.placeholders import Placeholders
-from streammask.plan import ColumnStats, Tally
+from streammask.plan import RowMasker, Tally
 from streammask.special import INFINITY_TEXTS, INFINITY_TIMESTAMPS, NON_FINITE_TEXTS
 from streammask.strategies.charclass import is_structure
 
-Pair = tuple[ColumnStats, Any, Any, bool]
-"""(the column's stats, its raw value, its masked value, whether the two may be equal) for one value
-masked in a record."""
+# Debezium's own source-block fields, across connectors: positions, names and times, never row data
+# (MySQL's `query` and Oracle's `redo_sql`, which are, are nulled before the guard runs). Any other
+# source field is searched.
+SOURCE_METADATA = frozenset({
+    "version", "connector", "name", "ts_ms", "ts_us", "ts_ns", "snapshot", "db", "sequence", "schema", "table",
+    "txId", "lsn", "xmin", "server_id", "gtid", "file", "pos", "row", "thread", "change_lsn", "commit_lsn",
+    "event_serial_no", "scn", "commit_scn", "lcr_position", "rs_id", "ssn", "redo_thread", "row_id",
+    "collection", "ord", "lsid", "txnNumber", "wallTime", "keyspace", "vgtid", "shard", "query", "redo_sql",
+})
 
 
 class Carrier(NamedTuple):
     """A part of the output: ``label`` (``key``, ``value``, ``header NAME``), its bytes as produced, and
-    the decoded payload when it has one, to tell which field a hit is in."""
+    the decoded payload when it has one (a Debezium envelope for the value, a row for a key)."""
 
     label: str
     data: bytes
@@ -74,63 +87,103 @@ class LeakGuard:
         self._below = -(10 ** (min_length - 2)) if min_length > 1 else 0
         self._above = 10 ** (min_length - 1) if min_length > 1 else 0
 
-    def scan(
-        self, tally: Tally, blob: bytes, carriers: Callable[[], Sequence[Carrier]] | Sequence[Carrier]
-    ) -> LeakFound | None:
-        """``blob``: every output part the record has, joined; ``carriers`` the parts apart (or how to get
-        them), needed only on a hit.
-
-        The hot path tests each raw string or integer with one ``in`` on the blob read as text (str
-        search is about twice as fast as bytes search here, and the raw strings need no encoding); a
-        value found there, one whose JSON form differs from its text, and other types take the full
-        check on bytes."""
-        min_length, below, above, placeholders = self.min_length, self._below, self._above, self._placeholders
+    def scan(self, tally: Tally, blob: bytes, carriers: Callable[[], Sequence[Carrier]]) -> LeakFound | None:
+        """``blob``: every output part of the record, joined; ``carriers``: how to get them apart (only
+        for a value that may be there). Returns the first leak found."""
         text = ""
-        for raw in tally.raw or ():
-            cls = raw.__class__
-            if cls is str:
-                if len(raw) < min_length and (raw.isascii() or len(raw.encode("utf-8", "surrogatepass")) < min_length):
+        for masker, row, out in tally.rows or ():
+            get = row.get
+            for name in masker.guarded:
+                raw = get(name)
+                if raw is None:
                     continue
                 if not text:
-                    text = blob.decode("utf-8", "surrogateescape")
-                if raw in text:
-                    if raw in placeholders:
-                        continue  # passes unchanged by design
-                elif raw.isprintable() and '"' not in raw and "\\" not in raw:
-                    continue  # the common case: not in the output, and JSON writes it as it is
-            elif cls is int:
-                if below < raw < above:
+                    text = blob.decode("utf-8", "surrogateescape")  # str search is about twice bytes'
+                if not self._may_be_in(raw, text):
                     continue
-                if not text:
-                    text = blob.decode("utf-8", "surrogateescape")
-                if str(raw) not in text:
-                    continue
-            elif cls is bool:
-                continue
-            found = self._check(raw, blob, tally, carriers)
-            if found is not None:
-                return found
+                masked = out[name]
+                if name in masker.lenient and raw.__class__ is masked.__class__ and raw == masked:
+                    continue  # a band floor, an enum token that is a fixed point...
+                found = self._check(masker, name, raw, masked, tally, carriers)
+                if found is not None:
+                    return found
         return None
+
+    def _may_be_in(self, raw: Any, text: str) -> bool:
+        """Whether ``raw`` could be in the output ``text``: False only when none of its forms is there."""
+        cls = raw.__class__
+        if cls is str:
+            if len(raw) < self.min_length and (
+                raw.isascii() or len(raw.encode("utf-8", "surrogatepass")) < self.min_length
+            ):
+                return False
+            if raw in text:
+                return raw not in self._placeholders
+            if not raw.isprintable() or '"' in raw or "\\" in raw:
+                return True  # its JSON form differs from its text: the full check looks for that
+            return not raw.isascii() and _ascii_json_text(raw) in text
+        if cls is int:
+            return not self._below < raw < self._above and str(raw) in text
+        if cls is bool:
+            return False
+        if cls is list:
+            return any(self._may_be_in(item, text) for item in raw if item is not None)
+        if cls is dict:
+            return any(self._may_be_in(item, text) for item in raw.values() if item is not None)
+        return True  # floats and anything else: the full check
 
     def _check(
-        self, raw: Any, blob: bytes, tally: Tally, carriers: Callable[[], Sequence[Carrier]] | Sequence[Carrier]
+        self, masker: RowMasker, name: str, raw: Any, masked: Any, tally: Tally,
+        carriers: Callable[[], Sequence[Carrier]],
     ) -> LeakFound | None:
-        """The full check of one raw value, for each column it was masked in."""
-        pairs = list(tally.pairs())
-        for stats, value, masked, lenient in pairs:
-            if value is not raw or stats.strategy == "keep":
-                continue
-            if value.__class__ is masked.__class__ and value == masked:
-                if lenient or self._unchanged_by_design(value):
-                    continue
-                parts = carriers() if callable(carriers) else carriers
-                return LeakFound(stats.column, _own_place(stats.column, parts) + ", unchanged by its strategy")
-            for needle, whole in self._needles(raw, masked):
-                found = _count(blob, needle, whole)
-                if found and found > _explained(needle, whole, pairs):
-                    parts = carriers() if callable(carriers) else carriers
-                    return LeakFound(stats.column, _where(needle, whole, parts, pairs))
+        """The full check of one raw value: unchanged where its strategy must change it, or found among the
+        output's values outside the masked and kept columns."""
+        column = masker.masked_columns[name].column
+        parts = carriers()
+        if raw.__class__ is masked.__class__ and raw == masked:
+            if name in masker.lenient or self._unchanged_by_design(raw):
+                return None
+            return LeakFound(column, _own_place(column, parts) + ", unchanged by its strategy")
+        if self._placeholder_forms(raw):
+            return None
+        protected = frozenset().union(*(m.masked_columns for m, _, _ in tally.rows or ()))
+        leaves = list(_leaves(parts, protected))
+        for needle, whole in self._needles(raw):
+            for path, data in leaves:
+                if _count(data, needle, whole):
+                    return LeakFound(column, path)
         return None
+
+    def _needles(self, raw: Any) -> Iterator[tuple[bytes, bool]]:
+        """The forms ``raw`` takes among output values (its leaves', for arrays and structs), each with
+        whether it must match as a whole number."""
+        cls = raw.__class__
+        if cls is str:
+            data = raw.encode("utf-8", "surrogatepass")
+            if len(data) < self.min_length or raw in self._placeholders or self._unchanged_by_design(raw):
+                return
+            whole = raw.isascii() and raw.isdigit()
+            yield data, whole
+            escaped = _json_text(raw)
+            if escaped is not None and escaped != data:
+                yield escaped, whole
+            if not raw.isascii():
+                yield _ascii_json_text(raw).encode(), False
+        elif cls is int:
+            if not self._below < raw < self._above:
+                yield b"%d" % raw, True
+        elif cls is float:
+            text = orjson.dumps(raw)
+            if len(text) >= self.min_length and text != b"null":
+                yield text, True
+        elif cls is list:
+            for item in raw:
+                if item is not None:
+                    yield from self._needles(item)
+        elif cls is dict:
+            for item in raw.values():
+                if item is not None:
+                    yield from self._needles(item)
 
     def _unchanged_by_design(self, value: Any) -> bool:
         """Values every strategy passes as they are: Debezium's placeholders, infinity and NaN markers, and
@@ -146,39 +199,6 @@ class LeakGuard:
             return not math.isfinite(value)
         return self._placeholder_forms(value)
 
-    def _needles(self, raw: Any, masked: Any) -> Iterator[tuple[bytes, bool]]:
-        """The forms ``raw`` takes in the output bytes, with whether it must match as a whole number."""
-        cls = raw.__class__
-        if cls is masked.__class__ and raw == masked:
-            return  # equal as a whole: judged by the caller (legitimate, or a leak in itself)
-        if cls is str:
-            if len(raw) * 4 < self.min_length:
-                return
-            data = raw.encode("utf-8", "surrogatepass")
-            if len(data) < self.min_length:
-                return
-            yield data, False
-            if not raw.isprintable() or '"' in raw or "\\" in raw:
-                escaped = _json_text(raw)
-                if escaped is not None and escaped != data:
-                    yield escaped, False
-        elif cls is int:
-            text = b"%d" % raw
-            if len(text) >= self.min_length:
-                yield text, True
-        elif cls is float:
-            text = orjson.dumps(raw)
-            if len(text) >= self.min_length and text != b"null":
-                yield text, True
-        elif cls is list:
-            same_shape = masked.__class__ is list and len(masked) == len(raw)
-            for i, item in enumerate(raw):
-                yield from self._needles(item, masked[i] if same_shape else None)
-        elif cls is dict:
-            inner = masked if masked.__class__ is dict else {}
-            for name, item in raw.items():
-                yield from self._needles(item, inner.get(name))
-
 
 def _json_text(value: str) -> bytes | None:
     """``value`` as it appears inside a JSON string (quotes, backslashes, control characters escaped)."""
@@ -186,6 +206,11 @@ def _json_text(value: str) -> bytes | None:
         return orjson.dumps(value)[1:-1]
     except orjson.JSONEncodeError:  # a lone surrogate: never in a JSON output
         return None
+
+
+def _ascii_json_text(value: str) -> str:
+    """``value`` inside a JSON string written with non-ASCII escaped (``\\u00eb``)."""
+    return json.dumps(value)[1:-1]
 
 
 def _count(hay: bytes, needle: bytes, whole: bool) -> int:
@@ -202,34 +227,50 @@ def _count(hay: bytes, needle: bytes, whole: bool) -> int:
     return n
 
 
-def _forms(value: Any) -> Iterator[bytes]:
-    """The bytes a masked value is written as (its leaves, for arrays and structs)."""
+def _leaves(carriers: Sequence[Carrier], protected: frozenset[str]) -> Iterator[tuple[str, bytes]]:
+    """(where, bytes) of every value of the output a raw value may not be in: row columns outside
+    ``protected`` (the masked and kept ones), envelope fields, source fields outside Debezium's metadata,
+    and whole headers. Field names are not values."""
+    for carrier in carriers:
+        doc = carrier.doc
+        if not isinstance(doc, dict):
+            yield carrier.label, carrier.data
+            continue
+        is_key = carrier.label != "value"
+        for name, value in doc.items():
+            if is_key:
+                if name not in protected:
+                    yield from _leaf_bytes(f"{carrier.label} field {name}", value)
+            elif name in ("before", "after") and isinstance(value, dict):
+                for column, item in value.items():
+                    if column not in protected:
+                        yield from _leaf_bytes(f"value field {name}.{column}", item)
+            elif name == "source" and isinstance(value, dict):
+                for field, item in value.items():
+                    if field not in SOURCE_METADATA:
+                        yield from _leaf_bytes(f"value field source.{field}", item)
+            else:
+                yield from _leaf_bytes(f"value field {name}", value)
+
+
+def _leaf_bytes(where: str, value: Any) -> Iterator[tuple[str, bytes]]:
+    """A value's scalars as bytes; the keys of a nested object too (a map's keys are data)."""
     cls = value.__class__
     if cls is str:
-        yield value.encode("utf-8", "surrogatepass")
-        escaped = _json_text(value)
-        if escaped is not None:
-            yield escaped
-    elif cls is int or cls is float:
-        yield orjson.dumps(value)
+        yield where, value.encode("utf-8", "surrogatepass")
     elif cls is list:
         for item in value:
-            yield from _forms(item)
+            yield from _leaf_bytes(where, item)
     elif cls is dict:
-        for item in value.values():
-            yield from _forms(item)
-
-
-def _explained(needle: bytes, whole: bool, pairs: Sequence[Pair]) -> int:
-    """How many occurrences of ``needle`` the masked (and kept) values of the record account for."""
-    total = 0
-    for _, _, masked, _ in pairs:
-        total += max((_count(form, needle, whole) for form in _forms(masked)), default=0)
-    return total
+        for key, item in value.items():
+            yield where, str(key).encode("utf-8", "surrogatepass")
+            yield from _leaf_bytes(where, item)
+    elif value is not None and cls is not bool:
+        yield where, orjson.dumps(value)
 
 
 def _own_place(column: str, carriers: Sequence[Carrier]) -> str:
-    """Where a masked column's own output is: the key's or the value's row (after first)."""
+    """Where a masked column's own output is: the value's row (after first), or the key."""
     for carrier in carriers:
         doc = carrier.doc
         if not isinstance(doc, dict):
@@ -241,30 +282,3 @@ def _own_place(column: str, carriers: Sequence[Carrier]) -> str:
         elif column in doc:
             return f"{carrier.label} field {column}"
     return "output"
-
-
-def _where(needle: bytes, whole: bool, carriers: Sequence[Carrier], pairs: Sequence[Pair]) -> str:
-    """The carrier and, for a decoded payload, the field (row column, or envelope field) holding an
-    occurrence that is not a masked column's own output. Only runs on a hit."""
-    masked = {stats.column for stats, _, _, _ in pairs}
-    for carrier in carriers:
-        if not _count(carrier.data, needle, whole):
-            continue
-        if isinstance(carrier.doc, dict):
-            for path, column, value in _fields(carrier.doc, is_row=carrier.label != "value"):
-                if column not in masked and _count(orjson.dumps(value), needle, whole):
-                    return f"{carrier.label} field {path}"
-        return carrier.label
-    return "output"
-
-
-def _fields(doc: dict[str, Any], is_row: bool) -> Iterator[tuple[str, str | None, Any]]:
-    """(path, row column or None, value) of a key (a row) or an envelope (rows in before/after)."""
-    for name, value in doc.items():
-        if is_row:
-            yield name, name, value
-        elif name in ("before", "after") and isinstance(value, dict):
-            for column, item in value.items():
-                yield f"{name}.{column}", column, item
-        else:
-            yield name, None, value

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import fnmatch
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 
@@ -158,6 +158,12 @@ class _Doc:
         return orjson.dumps({"schema": self.schema, "payload": payload}), body
 
 
+class _MaskedKey(NamedTuple):
+    data: bytes  # the record key as produced
+    payload: Any  # its masked payload
+    body: bytes  # the payload's bytes alone (no framing, no schema): what the leak guard searches
+
+
 class RecordMasker:
     """Masks records of any table of a compiled policy. Keeps only caches, no per-record state."""
 
@@ -209,7 +215,7 @@ class RecordMasker:
                     BlockReason(BlockCode.UNCERTAIN_KIND, f"a {kind.value} event with a key Debezium does not give it"),
                     kind,
                 )
-            return Masked(key, value, self._headers(headers or (), None, None, None, tally), kind)
+            return Masked(key, value, self._headers(headers or (), None, None, tally, None), kind)
         except _Block as blocked:
             return Blocked(blocked.reason, blocked.kind, blocked.op)
         except Unclassified as exc:
@@ -267,30 +273,33 @@ class RecordMasker:
             out["source"] = {k: (None if k in SOURCE_ROW_DATA_FIELDS else v) for k, v in source.items()}
         masked_key = None
         if key is not None:  # the key's columns are masked by the row's masker: key and row always agree
-            masked_key = self._mask_key(plan, _Doc(key, "record key", self._schemas), tally, after, before, row_masker)
-        new_headers = self._headers(headers, plan, (after, before), row_masker, tally) if headers else []
+            key_doc = _Doc(key, "record key", self._schemas)
+            masked_key = self._mask_key(plan, key_doc, tally, RowContext(key_doc.payload, after, before), row_masker)
+        parts: list[Carrier] | None = [] if self._guard is not None else None
+        new_headers = self._headers(headers, plan, row_masker, tally, parts) if headers else []
         value, body = doc.encode(out)
-        if self._guard is not None:
-            self._guard_output(self._guard, tally, table, masked_key, out, body, new_headers)
+        if self._guard is not None and parts is not None:
+            self._guard_output(self._guard, tally, table, Carrier("value", body, out), masked_key, parts)
         ts_ms = source.get("ts_ms")
         return Masked(
-            None if masked_key is None else masked_key[0], value, new_headers, EventKind.CHANGE, table, op,
+            None if masked_key is None else masked_key.data, value, new_headers, EventKind.CHANGE, table, op,
             tally.masked, ts_ms if ts_ms.__class__ is int else None, tally.placeholders,
         )
 
     def _tombstone(self, topic: str, key: bytes | None, headers: Headers, tally: Tally) -> Outcome:
         if key is None:
-            return Masked(None, None, self._headers(headers, None, None, None, tally), EventKind.TOMBSTONE)
+            return Masked(None, None, self._headers(headers, None, None, tally, None), EventKind.TOMBSTONE)
         key_doc = _Doc(key, "record key", self._schemas)
         for table in tombstone_table_candidates(topic, key_doc.schema):
             plan = self.compiled.table(table)
             if plan is not None:
-                masked_key = self._mask_key(plan, key_doc, tally, None, None, None)
-                new_headers = self._headers(headers, plan, (None, None), None, tally)
-                if self._guard is not None:
-                    self._guard_output(self._guard, tally, table, masked_key, None, b"", new_headers)
+                masked_key = self._mask_key(plan, key_doc, tally, RowContext(key_doc.payload), None)
+                parts: list[Carrier] | None = [] if self._guard is not None else None
+                new_headers = self._headers(headers, plan, None, tally, parts)
+                if self._guard is not None and parts is not None:
+                    self._guard_output(self._guard, tally, table, None, masked_key, parts)
                 return Masked(
-                    masked_key[0], None, new_headers, EventKind.TOMBSTONE, table, None, tally.masked, None,
+                    masked_key.data, None, new_headers, EventKind.TOMBSTONE, table, None, tally.masked, None,
                     tally.placeholders,
                 )
         raise _Block(
@@ -306,11 +315,16 @@ class RecordMasker:
                 BlockReason(BlockCode.MESSAGE, "logical decoding messages are blocked (events.messages)"),
                 EventKind.MESSAGE, "m",
             )
+        if key is not None and not metadata_key_fits(EventKind.MESSAGE, _Doc(key, "record key", self._schemas).payload):
+            raise _Block(
+                BlockReason(BlockCode.UNCERTAIN_KIND, "a message event with a key Debezium does not give it"),
+                EventKind.MESSAGE, "m",
+            )
         out = payload
         if self._messages == "redact" and isinstance(payload.get("message"), dict):
             out = {**payload, "message": {**payload["message"], "content": ""}}
         value = doc.encode(out)[0]
-        return Masked(key, value, self._headers(headers, None, None, None, Tally(False)), EventKind.MESSAGE, None, "m")
+        return Masked(key, value, self._headers(headers, None, None, Tally(False), None), EventKind.MESSAGE, None, "m")
 
     # -- parts --------------------------------------------------------------------------------------
 
@@ -327,15 +341,16 @@ class RecordMasker:
         return plan.row_masker(doc.schema_bytes, struct)
 
     def _mask_key(
-        self, plan: TablePlan, key_doc: _Doc, tally: Tally, after: Any, before: Any, row_masker: RowMasker | None,
-    ) -> tuple[bytes, Any]:
-        """The masked key (bytes and payload). With the event's ``row_masker``, key columns get exactly the
-        transform of the same columns in the row, types and parameters from the value schema
-        (``column.propagate.source.type`` parameters are in the value schema only); a tombstone has no
-        row, so its key is masked with the key's own schema."""
+        self, plan: TablePlan, key_doc: _Doc, tally: Tally, ctx: RowContext, row_masker: RowMasker | None,
+    ) -> _MaskedKey:
+        """The masked key. With the event's ``row_masker``, key columns get exactly the transform of the
+        same columns in the row, types and parameters from the value schema (``column.propagate.source.type``
+        parameters are in the value schema only); a tombstone has no row, so its key is masked with the
+        key's own schema. ``ctx``: the rows a ``shift`` entity may be read from."""
         payload = key_doc.payload
         if payload is None:
-            return key_doc.encode(None)[0], None
+            data, body = key_doc.encode(None)
+            return _MaskedKey(data, None, body)
         if not isinstance(payload, dict):
             raise _Block(BlockReason(BlockCode.NOT_DEBEZIUM, "record key is not a JSON struct", plan.table))
         if key_doc.schema_bytes is not None:
@@ -346,8 +361,9 @@ class RecordMasker:
             raise Unclassified(next(name for name in payload if name not in plan.classified))
         # the row's own transforms, narrowed to the key's columns; a tombstone's: the key schema's
         masker = self._key_masker(plan, key_doc) if row_masker is None else row_masker.narrowed(tuple(payload))
-        masked = masker.mask(payload, RowContext(payload, after, before), tally)
-        return key_doc.encode(masked)[0], masked
+        masked = masker.mask(payload, ctx, tally)
+        data, body = key_doc.encode(masked)
+        return _MaskedKey(data, masked, body)
 
     def _key_masker(self, plan: TablePlan, key_doc: _Doc) -> RowMasker:
         if key_doc.schema_bytes is None:
@@ -368,47 +384,46 @@ class RecordMasker:
         return fields
 
     def _headers(
-        self, headers: Headers, plan: TablePlan | None, rows: tuple[Any, Any] | None, row_masker: RowMasker | None,
-        tally: Tally,
+        self, headers: Headers, plan: TablePlan | None, row_masker: RowMasker | None, tally: Tally,
+        parts: list[Carrier] | None,
     ) -> list[tuple[str, bytes | None]]:
+        """Key headers masked like the key, passthrough headers as they are, the rest dropped. ``parts``
+        collects what the leak guard searches: a masked key header's payload, a passed header's bytes."""
         out: list[tuple[str, bytes | None]] = []
-        if not headers:
-            return out
         for name, value in headers:
             if name in KEY_HEADERS:
                 if plan is None or value is None:
                     continue  # no table to mask it with: dropped, never passed raw
-                after, before = rows or (None, None)
                 try:
                     header_doc = _Doc(value, f"header {name}", self._schemas)
-                    out.append((name, self._mask_key(plan, header_doc, tally, after, before, row_masker)[0]))
-                except DecodeError:
+                    # The key of another row (the one before or after a primary-key change): only its own
+                    # columns can feed a shift entity; where they cannot, the header is dropped.
+                    masked = self._mask_key(plan, header_doc, tally, RowContext(header_doc.payload), row_masker)
+                except (DecodeError, MaskingError):
                     continue
+                out.append((name, masked.data))
+                if parts is not None:
+                    parts.append(Carrier(f"header {name}", masked.body, masked.payload))
             elif self._keep_header(name):
                 out.append((name, value))
+                if parts is not None and value:
+                    parts.append(Carrier(f"header {name}", value))
         return out
 
     @staticmethod
     def _guard_output(
-        guard: LeakGuard, tally: Tally, table: str | None, key: tuple[bytes, Any] | None, value_doc: Any,
-        value_body: bytes, headers: list[tuple[str, bytes | None]],
+        guard: LeakGuard, tally: Tally, table: str | None, value: Carrier | None, key: _MaskedKey | None,
+        headers: list[Carrier],
     ) -> None:
         """Defence in depth: block the record if a raw value of a masked column is anywhere in its output."""
-        if not tally.raw:
+        if not tally.rows:
             return
-        parts = [value_body]
+        found_in: list[Carrier] = [] if value is None else [value]
         if key is not None:
-            parts.append(key[0])
-        parts += [data for _, data in headers if data]
-        blob = value_body if len(parts) == 1 else b"\x00".join(parts)
-
-        def carriers() -> list[Carrier]:
-            found = [Carrier("value", value_body, value_doc)]
-            if key is not None:
-                found.append(Carrier("key", key[0], key[1]))
-            return found + [Carrier(f"header {name}", data) for name, data in headers if data]
-
-        found = guard.scan(tally, blob, carriers)
+            found_in.append(Carrier("key", key.body, key.payload))
+        found_in += headers
+        blob = found_in[0].data if len(found_in) == 1 else b"\x00".join(c.data for c in found_in)
+        found = guard.scan(tally, blob, lambda: found_in)
         if found is not None:
             raise _Block(BlockReason(BlockCode.LEAK_GUARD, found.describe(), table, found.column))
 

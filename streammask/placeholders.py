@@ -27,6 +27,7 @@ DEFAULT = "__debezium_unavailable_value"
 _GEOMETRY_WKB = bytes.fromhex("0101000020E6100000000000FC83D797C1000000FC83D797C1")
 _GEOGRAPHY_WKB = bytes.fromhex("0101000020E61000000C21E7FDFF7F66401842CEFBFF7F5640")
 _POINT_XY = -99999999.0
+_POINT_FIELDS = frozenset({"x", "y", "wkb", "srid"})  # io.debezium.data.geometry.Point
 
 
 def placeholder_bytes(configured: str) -> bytes:
@@ -73,7 +74,7 @@ class Placeholders:
         if cls is list:
             return value in self._lists
         if cls is dict:
-            if value.get("x") == _POINT_XY and value.get("y") == _POINT_XY:
-                return True
+            if value.keys() <= _POINT_FIELDS and value.get("x") == _POINT_XY and value.get("y") == _POINT_XY:
+                return True  # Debezium's point placeholder, and only that struct: any other field is data
             return value in self._maps
         return False

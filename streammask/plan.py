@@ -8,7 +8,6 @@ transform's failure raises ``MaskingError``. Debezium's placeholders pass every 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any, NamedTuple
 
 from streammask.errors import MaskingError, StreamMaskError
@@ -52,28 +51,15 @@ class ColumnStats(NamedTuple):
 
 
 class Tally:
-    """What masking one record touched: a ``ColumnStats`` per value masked and per placeholder passed;
-    for the leak guard (None when it is off), the raw values masked (``keep`` columns' and placeholders
-    aside: the output may show those) and each row as (its masker, raw row, masked row), from which a
-    hit's column is found."""
+    """What masking one record touched: a ``ColumnStats`` per value masked and per placeholder passed,
+    and for the leak guard (None when it is off) each row as (its masker, raw row, masked row)."""
 
-    __slots__ = ("masked", "placeholders", "raw", "rows")
+    __slots__ = ("masked", "placeholders", "rows")
 
     def __init__(self, guarded: bool) -> None:
         self.masked: list[ColumnStats] = []
         self.placeholders: list[ColumnStats] = []
-        self.raw: list[Any] | None = [] if guarded else None
         self.rows: list[tuple[RowMasker, dict[str, Any], dict[str, Any]]] | None = [] if guarded else None
-
-    def pairs(self) -> Iterator[tuple[ColumnStats, Any, Any, bool]]:
-        """(stats, raw, masked, whether masked may equal raw) of every non-null value of a masked column
-        (placeholders included)."""
-        for masker, row, out in self.rows or ():
-            masked, lenient = masker.masked_columns, masker.lenient
-            for name, raw in row.items():
-                stats = masked.get(name)
-                if stats is not None and raw is not None:
-                    yield stats, raw, out[name], name in lenient
 
 
 def _elementwise(transform: Transform) -> Transform:
@@ -93,8 +79,8 @@ class RowMasker:
     ``declared`` is the fields the row's schema declares (None without a schema): a payload field
     outside it is a schema/payload mismatch, not schema drift, and is reported as such."""
 
-    __slots__ = ("_columns", "_classified", "_declared", "_allowed", "_entries", "_strict", "_lenient",
-                 "masked_columns", "lenient", "_placeholders", "_types", "_narrowed")
+    __slots__ = ("_columns", "_classified", "_declared", "_allowed", "_entries", "guarded", "masked_columns",
+                 "lenient", "_placeholders", "_types", "_narrowed")
 
     def __init__(
         self,
@@ -114,14 +100,11 @@ class RowMasker:
             (name, transform, stats, _may_hold_placeholder(types.get(name)))
             for name, (transform, stats) in columns.items()
         )
-        # What the leak guard looks for: the raw values of masked columns (a kept one may be in the output);
-        # of `lenient` columns, whose masked value may equal the raw one, only those that changed.
-        guarded = [name for name, (_, stats) in columns.items() if stats.strategy != "keep"]
-        self._strict = tuple(name for name in guarded if name not in lenient)
-        self._lenient = tuple(name for name in guarded if name in lenient)
+        self.guarded = tuple(name for name, (_, stats) in columns.items() if stats.strategy != "keep")
+        """The masked columns whose raw values the leak guard looks for (a kept one may be in the output)."""
         self.lenient = lenient
+        """The masked columns whose masked value may legitimately equal the raw one."""
         self.masked_columns = {name: stats for name, (_, stats) in columns.items()}
-        """Each masked column's stats, by name: what the leak guard looks up."""
         self._placeholders = placeholders
         self._types = types
         self._narrowed: dict[tuple[str, ...], RowMasker] = {}
@@ -162,10 +145,6 @@ class RowMasker:
             count(stats)
         if tally.rows is not None:
             tally.rows.append((self, row, out))
-            raw: list[Any] = tally.raw  # type: ignore[assignment]  # set with rows
-            raw.extend([value for name in self._strict if (value := get(name)) is not None])
-            if self._lenient:
-                raw.extend([v for name in self._lenient if (v := get(name)) is not None and v != out[name]])
         return out
 
 
@@ -186,6 +165,7 @@ class InferringRowMasker(RowMasker):
     def __init__(self, plan: TablePlan) -> None:
         super().__init__({}, plan.passthrough, plan.placeholders)
         self.masked_columns = plan.stats  # any masked column of the table may come
+        self.guarded = tuple(c for c, f in plan.fields.items() if f.strategy != "keep")
         self.lenient = frozenset(c for c, f in plan.fields.items() if f.strategy in _LENIENT_STRATEGIES)
         self._plan = plan
         self._by_type: dict[tuple[str, type, type | None], tuple[Transform, ColumnStats]] = {}
@@ -217,10 +197,6 @@ class InferringRowMasker(RowMasker):
                         exc.column = name
                     raise
                 tally.masked.append(entry[1])
-                if tally.raw is not None and entry[1].strategy != "keep" and (
-                    name not in self.lenient or out[name] != value
-                ):
-                    tally.raw.append(value)  # (without a schema, the per-value path is the slow one anyway)
             elif name in plan.passthrough:
                 out[name] = value
             else:

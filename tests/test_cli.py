@@ -114,7 +114,8 @@ def fixture_records() -> list[dict[str, Any]]:
 
 
 def message_record(offset: int) -> dict[str, Any]:
-    return kcat_line(offset, None, compact(fixture("postgres-message.payload.json")))
+    """A logical decoding message on the topic Debezium writes them to: ``<topic.prefix>.message``."""
+    return kcat_line(offset, None, compact(fixture("postgres-message.payload.json")), topic="PostgreSQL_server.message")
 
 
 def unknown_table_record(offset: int) -> dict[str, Any]:

@@ -214,7 +214,9 @@ def test_a_row_of_a_table_with_a_ddl_column_is_not_a_schema_change(
 
 
 def message_value(with_schema: bool) -> bytes:
+    """Debezium's example message, as the server whose message topic MESSAGE_TOPIC is wrote it."""
     payload = orjson.loads((fixtures_dir() / "postgres-message.payload.json").read_bytes())
+    payload["source"]["name"] = ev.SERVER
     if not with_schema:
         return orjson.dumps(payload)
     schema = {

@@ -23,6 +23,7 @@ from streammask.masker import RecordMasker
 from streammask.outcome import BlockCode, Blocked, Masked, Outcome
 from streammask.plan import ColumnStats, CompiledPolicy, RowMasker, Tally
 from streammask.policy import load_policy, parse_policy
+from streammask.strategies.base import RowContext
 
 try:
     from tests import events as ev
@@ -148,26 +149,29 @@ def test_values_shorter_than_min_length_are_not_searched() -> None:
     leak(strict.mask(TOPIC, key(), event(row)), "email", "after.copy")
 
 
+def _masker_of(outputs: dict[str, dict[str, Any]], strategy: str = "replace") -> RowMasker:
+    """A row masker whose columns map given raw values to given outputs (what a strategy would give)."""
+    columns = {
+        name: ((lambda value, row, table=table: table[value]), ColumnStats("public.people", name, strategy))
+        for name, table in outputs.items()
+    }
+    return RowMasker(columns, frozenset({"id", "x"}), GUARDED.compiled.placeholders)  # type: ignore[misc]
+
+
+def _scan(row_masker: RowMasker, row: dict[str, Any], guard: LeakGuard | None = None) -> Any:
+    tally = Tally(True)
+    out = row_masker.mask(row, RowContext(row), tally)
+    body = orjson.dumps({"after": out})
+    return (guard or LeakGuard(6)).scan(tally, body, lambda: [Carrier("value", body, {"after": out})])
+
+
 def test_an_occurrence_inside_a_masked_output_is_not_a_leak() -> None:
     """A raw value that another masked column's output happens to contain (a fake full name holding the
-    raw last name) was produced by masking, not copied; a further, unexplained copy is a leak."""
-    identity = lambda value, row: value  # noqa: E731 - the outputs are set below, not computed
-    row_masker = RowMasker(
-        {name: (identity, ColumnStats("public.people", name, "replace")) for name in ("last", "full")},
-        frozenset({"x"}), GUARDED.compiled.placeholders,
-    )
-    tally = Tally(True)
-    assert tally.raw is not None and tally.rows is not None
-    tally.raw += ["Johnson", "Anna Lee"]
-    masked = {"last": "Miller", "full": "Sarah Johnson"}
-    tally.rows.append((row_masker, {"last": "Johnson", "full": "Anna Lee"}, masked))
-    guard = LeakGuard(6)
-    for extra, leaked in (({}, False), ({"x": "Johnson"}, True)):
-        body = orjson.dumps({"after": {**masked, **extra}})
-        found = guard.scan(tally, body, [Carrier("value", body, orjson.loads(body))])
-        assert (found is not None) is leaked
-        if found is not None:
-            assert found.column == "last" and "after.x" in found.carrier
+    raw last name) was produced by masking, not copied; a further copy in a passthrough column is a leak."""
+    row_masker = _masker_of({"last": {"Johnson": "Miller"}, "full": {"Anna Lee": "Sarah Johnson"}})
+    assert _scan(row_masker, {"id": 1, "last": "Johnson", "full": "Anna Lee"}) is None
+    found = _scan(row_masker, {"id": 1, "last": "Johnson", "full": "Anna Lee", "x": "Johnson"})
+    assert found is not None and found.column == "last" and "after.x" in found.carrier
 
 
 def test_the_embedded_schema_is_not_searched() -> None:
@@ -197,7 +201,7 @@ def test_any_raw_value_copied_into_any_carrier_blocks(column: str, raw: str, pre
     if len(raw.encode()) < 6 or raw.isspace():
         return
     row = {**ANNA, column: raw}
-    text = prefix + raw
+    text = prefix + (" " if raw.isascii() and raw.isdigit() else "") + raw  # digits match as whole numbers
     headers: list[tuple[str, bytes | None]] = []
     source_extra = None
     if carrier in ("copy", "note"):
@@ -248,18 +252,12 @@ def _identity_masker(strategy: str) -> RowMasker:
 @pytest.mark.parametrize("strategy", ["format-preserve", "tokenize", "replace", "hash", "shift"])
 def test_a_value_its_strategy_left_unchanged_is_a_leak(strategy: str) -> None:
     """What would have caught the circled-letter leak: format-preserve kept 'ⓐⓝⓝⓐ' as it was."""
-    row_masker, tally = _identity_masker(strategy), Tally(True)
-    out = row_masker.mask({"id": 1, "nick": "ⓐⓝⓝⓐ"}, None, tally)  # type: ignore[arg-type]
-    body = orjson.dumps({"after": out})
-    found = LeakGuard(6).scan(tally, body, [Carrier("value", body, {"after": out})])
+    found = _scan(_identity_masker(strategy), {"id": 1, "nick": "ⓐⓝⓝⓐ"})
     assert found is not None and found.column == "nick"
     assert "after.nick" in found.carrier and "unchanged" in found.carrier and "ⓐ" not in found.describe()
 
 
 @pytest.mark.parametrize("unchanged", ["--- / ---", "      ", "__debezium_unavailable_value", "-infinity", "NaN"])
 def test_values_unchanged_by_design_are_not_leaks(unchanged: str) -> None:
-    row_masker, tally = _identity_masker("format-preserve"), Tally(True)
-    out = row_masker.mask({"id": 1, "nick": unchanged}, None, tally)  # type: ignore[arg-type]
-    body = orjson.dumps({"after": out})
     guard = LeakGuard(6, GUARDED.compiled.placeholders)
-    assert guard.scan(tally, body, [Carrier("value", body, {"after": out})]) is None
+    assert _scan(_identity_masker("format-preserve"), {"id": 1, "nick": unchanged}, guard) is None

@@ -618,7 +618,7 @@ def test_key_header_that_is_not_json_is_dropped(masker: RecordMasker) -> None:
 
 def test_key_headers_dropped_for_events_without_a_table() -> None:
     m = make_masker(policy_with("events: {messages: pass}\n"))
-    out = as_masked(m.mask("x", None, fixture("postgres-message.payload.json"),
+    out = as_masked(m.mask("PostgreSQL_server.message", None, fixture("postgres-message.payload.json"),
                            [("__debezium.oldkey", customer_key()), ("x-user-email", b"annek@noanswer.org")]))
     assert out.headers == []
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from streammask.strategies.bucket import BucketOptions
 from streammask.strategies.format_preserve import FormatPreserveOptions
@@ -26,6 +26,23 @@ FieldSpec = Annotated[
     | KeepOptions,
     Field(discriminator="strategy"),
 ]
+
+
+def _readable_placeholder(entry: str) -> str:
+    if not entry:
+        raise ValueError("a placeholder cannot be empty")
+    if entry.startswith("hex:"):
+        try:
+            raw = bytes.fromhex(entry[4:])
+        except ValueError:
+            raise ValueError("a `hex:` placeholder needs hex digits after `hex:`") from None
+        if not raw:
+            raise ValueError("a `hex:` placeholder needs at least one byte after `hex:`")
+    return entry
+
+
+Placeholder = Annotated[str, AfterValidator(_readable_placeholder)]
+"""One connector's unavailable.value.placeholder, checked per entry so an error names its own line."""
 
 
 class _Strict(BaseModel):
@@ -92,20 +109,8 @@ class Policy(_Strict):
     tables: dict[str, TablePolicy] = Field(min_length=1)
     events: EventsPolicy = Field(default_factory=EventsPolicy)
     headers: HeadersPolicy = Field(default_factory=HeadersPolicy)
-    placeholders: list[str] = Field(default_factory=lambda: ["__debezium_unavailable_value"], min_length=1)
+    placeholders: list[Placeholder] = Field(default_factory=lambda: ["__debezium_unavailable_value"], min_length=1)
     """Debezium's unavailable.value.placeholder of each connector feeding these topics (``hex:...`` for
     raw bytes, as Debezium reads it): where a column holds one, it passes unchanged and is counted."""
     leak_guard: LeakGuardPolicy = Field(default_factory=LeakGuardPolicy)
 
-    @field_validator("placeholders")
-    @classmethod
-    def _placeholders_readable(cls, value: list[str]) -> list[str]:
-        for entry in value:
-            if not entry:
-                raise ValueError("a placeholder cannot be empty")
-            if entry.startswith("hex:"):
-                try:
-                    bytes.fromhex(entry[4:])
-                except ValueError:
-                    raise ValueError("a `hex:` placeholder needs hex digits after `hex:`") from None
-        return value

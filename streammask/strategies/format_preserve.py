@@ -28,7 +28,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import Field
 
 from streammask.crypto import Prf
-from streammask.errors import MaskingError, TypeNotPreserved
+from streammask.errors import TypeNotPreserved
 from streammask.strategies.addresses import AddressPermutation
 from streammask.strategies.base import (
     AcceptsKinds,
