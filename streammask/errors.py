@@ -73,5 +73,9 @@ class TypeNotPreserved(MaskingError):
     address, a width): the record is blocked rather than carry an invalid value to the sink."""
 
 
+class EntityUnavailable(MaskingError):
+    """A ``shift`` column's entity is not in the rows at hand (a partial ``before``, another row's key)."""
+
+
 class DecodeError(StreamMaskError):
     """A record could not be decoded as a Debezium event. Never carries the record's bytes."""

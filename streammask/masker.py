@@ -27,7 +27,7 @@ from streammask.envelope import (
     table_of,
     tombstone_table_candidates,
 )
-from streammask.errors import DecodeError, MaskingError, TypeNotPreserved
+from streammask.errors import DecodeError, EntityUnavailable, MaskingError, TypeNotPreserved
 from streammask.leak_guard import Carrier, LeakGuard
 from streammask.outcome import BlockCode, Blocked, BlockReason, EventKind, Masked, Outcome
 from streammask.plan import CompiledPolicy, NotApplicable, RowMasker, TablePlan, Tally, Unclassified, Undeclared
@@ -260,7 +260,8 @@ class RecordMasker:
                 EventKind.CHANGE, op,
             )
         before, after = payload.get("before"), payload.get("after")
-        row_masker = self._row_masker(plan, doc)
+        key_doc = None if key is None else _Doc(key, "record key", self._schemas)
+        row_masker = self._row_masker(plan, doc, key_doc)
         out = payload  # freshly parsed and ours: masked in place; raw rows stay referenced above
         if before is not None:
             out["before"] = row_masker.mask(_row(before), RowContext(before, after), tally)
@@ -272,8 +273,7 @@ class RecordMasker:
         ):
             out["source"] = {k: (None if k in SOURCE_ROW_DATA_FIELDS else v) for k, v in source.items()}
         masked_key = None
-        if key is not None:  # the key's columns are masked by the row's masker: key and row always agree
-            key_doc = _Doc(key, "record key", self._schemas)
+        if key_doc is not None:  # the key's columns are masked by the row's masker: key and row always agree
             masked_key = self._mask_key(plan, key_doc, tally, RowContext(key_doc.payload, after, before), row_masker)
         parts: list[Carrier] | None = [] if self._guard is not None else None
         new_headers = self._headers(headers, plan, row_masker, tally, parts) if headers else []
@@ -328,8 +328,11 @@ class RecordMasker:
 
     # -- parts --------------------------------------------------------------------------------------
 
-    def _row_masker(self, plan: TablePlan, doc: _Doc) -> RowMasker:
+    def _row_masker(self, plan: TablePlan, doc: _Doc, key_doc: _Doc | None) -> RowMasker:
         if doc.schema_bytes is None:
+            if key_doc is not None and key_doc.schema_bytes is not None and isinstance(key_doc.payload, dict):
+                key_struct = self._key_struct(key_doc.schema_bytes, key_doc.schema)
+                return plan.hinted_row_masker(key_doc.schema_bytes, key_struct)
             return plan.row_masker(None, None)
         struct = self._structs.get(doc.schema_bytes)
         if struct is None and doc.schema_bytes not in self._structs:
@@ -368,10 +371,13 @@ class RecordMasker:
     def _key_masker(self, plan: TablePlan, key_doc: _Doc) -> RowMasker:
         if key_doc.schema_bytes is None:
             return plan.row_masker(None, None)
-        struct = self._structs.get(key_doc.schema_bytes)
+        return plan.row_masker(key_doc.schema_bytes, self._key_struct(key_doc.schema_bytes, key_doc.schema))
+
+    def _key_struct(self, schema_bytes: bytes, schema: dict[str, Any] | None) -> ColumnType:
+        struct = self._structs.get(schema_bytes)
         if struct is None:
-            struct = self._structs[key_doc.schema_bytes] = from_connect_schema(key_doc.schema or {})
-        return plan.row_masker(key_doc.schema_bytes, struct)
+            struct = self._structs[schema_bytes] = from_connect_schema(schema or {})
+        return struct
 
     def _key_fields(self, schema_bytes: bytes, schema: dict[str, Any] | None) -> frozenset[str]:
         fields = self._declared.get(schema_bytes)
@@ -397,9 +403,10 @@ class RecordMasker:
                 try:
                     header_doc = _Doc(value, f"header {name}", self._schemas)
                     # The key of another row (the one before or after a primary-key change): only its own
-                    # columns can feed a shift entity; where they cannot, the header is dropped.
+                    # columns can feed a shift entity; where they cannot, the header is dropped. A value
+                    # that cannot be masked blocks the record, as in the key itself.
                     masked = self._mask_key(plan, header_doc, tally, RowContext(header_doc.payload), row_masker)
-                except (DecodeError, MaskingError):
+                except (DecodeError, EntityUnavailable):
                     continue
                 out.append((name, masked.data))
                 if parts is not None:

@@ -158,12 +158,15 @@ class RowMasker:
 
 
 class InferringRowMasker(RowMasker):
-    """For rows without a schema: compiles each column's transform for the JSON type it sees."""
+    """For rows without a schema: compiles each column's transform for the JSON type it sees, or for the
+    type ``hints`` give (the key's schema, when only the key carries one: key columns are then masked
+    by their declared type in the row as in the key, so the two agree and the key stays valid)."""
 
-    __slots__ = ("_plan", "_by_type")
+    __slots__ = ("_plan", "_by_type", "_hints")
 
-    def __init__(self, plan: TablePlan) -> None:
+    def __init__(self, plan: TablePlan, hints: dict[str, ColumnType] | None = None) -> None:
         super().__init__({}, plan.passthrough, plan.placeholders)
+        self._hints = hints or {}
         self.masked_columns = plan.stats  # any masked column of the table may come
         self.guarded = tuple(c for c, f in plan.fields.items() if f.strategy != "keep")
         self.lenient = frozenset(c for c, f in plan.fields.items() if f.strategy in _LENIENT_STRATEGIES)
@@ -189,7 +192,7 @@ class InferringRowMasker(RowMasker):
                 key = (name, type(value), _element_type(value))
                 entry = self._by_type.get(key)
                 if entry is None:
-                    entry = self._by_type[key] = plan.compile_column(name, infer(value))
+                    entry = self._by_type[key] = plan.compile_column(name, self._hints.get(name) or infer(value))
                 try:
                     out[name] = entry[0](value, ctx)
                 except MaskingError as exc:
@@ -253,6 +256,7 @@ class TablePlan:
         self._by_schema: dict[bytes, RowMasker] = {}
         self._by_column: dict[tuple[str, ColumnType], tuple[Transform, ColumnStats]] = {}
         self._inferring = InferringRowMasker(self)
+        self._hinted: dict[bytes, RowMasker] = {}
 
     def compile_column(self, column: str, ctype: ColumnType) -> tuple[Transform, ColumnStats]:
         """The transform for one column of one type; shared by the key and the value schema."""
@@ -284,6 +288,15 @@ class TablePlan:
         if target is not ctype:
             transform = _elementwise(transform)
         return transform, self.stats[column]
+
+    def hinted_row_masker(self, key_schema: bytes, key_struct: ColumnType) -> RowMasker:
+        """The masker for rows without a schema whose key has one: key columns take the key's types."""
+        masker = self._hinted.get(key_schema)
+        if masker is None:
+            if len(self._hinted) >= _SCHEMA_CACHE_LIMIT:
+                self._hinted.clear()
+            masker = self._hinted[key_schema] = InferringRowMasker(self, dict(key_struct.fields))
+        return masker
 
     def row_masker(self, schema_key: bytes | None, struct: ColumnType | None) -> RowMasker:
         """The masker for rows of ``struct`` (cached under ``schema_key``); None means schemaless."""

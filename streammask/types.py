@@ -42,6 +42,17 @@ INT_RANGES = {
 }
 
 
+def natural_int_range(value: int) -> tuple[int, int]:
+    """The range of the narrowest Connect integer type that holds ``value``: what a transform that must
+    not depend on the column's declared width (a key read without a schema, a row read with one) may
+    use as its bounds."""
+    for width in INT_TYPES:
+        lo, hi = INT_RANGES[width]
+        if lo <= value <= hi:
+            return lo, hi
+    return INT_RANGES["int64"]
+
+
 class Kind(Enum):
     """What a column holds, as far as masking is concerned."""
 

@@ -45,7 +45,7 @@ from streammask.strategies.charclass import DIGITS, any_alphabet, ascii_alphabet
 from streammask.strategies.replace import _max_length
 from streammask.strategies.shapes import Shape, declared_shapes, detect, mismatch
 from streammask.strategies.tokenize import StringTokenizer
-from streammask.types import ColumnType, Kind
+from streammask.types import ColumnType, Kind, natural_int_range
 
 _CARD = re.compile(r"^[0-9](?:[0-9 -]*[0-9])?$")
 # Auto mode keeps the domain only of what looks like one address; free text with an '@' is text.
@@ -154,7 +154,10 @@ class FormatPreserve(AcceptsKinds):
 
             def preserve_int(value: Any, row: RowContext) -> Any:
                 expect_type(value, int, column, name)
-                return _same_digits(prf, value, lo, hi)
+                # within the narrowest width holding the value too: the same output for a column read as
+                # int16, int32 or int64 (a key without a schema and its row with one agree)
+                natural_lo, natural_hi = natural_int_range(value)
+                return _same_digits(prf, value, max(lo, natural_lo), min(hi, natural_hi))
 
             return preserve_int
         if kind is Kind.DECIMAL:

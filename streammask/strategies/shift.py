@@ -15,7 +15,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import Field
 
-from streammask.errors import MaskingError, TypeNotPreserved
+from streammask.errors import EntityUnavailable, MaskingError, TypeNotPreserved
 from streammask.special import INFINITY_TEXTS, INFINITY_TIMESTAMPS
 from streammask.strategies.base import (
     AcceptsKinds,
@@ -68,7 +68,7 @@ class Shift(AcceptsKinds):
                     raw = raw_row[entity]
                     break
             else:
-                raise MaskingError(
+                raise EntityUnavailable(
                     f"shift entity column {entity!r} is not in the event (add it to the message key "
                     "or use REPLICA IDENTITY FULL)",
                     column=name,
@@ -85,12 +85,13 @@ class Shift(AcceptsKinds):
             def shift_date(value: Any, row: RowContext) -> Any:
                 if value.__class__ is not int:
                     expect_type(value, int, column, name)
-                return _in_range(value + offset_days(row), lo, hi, name)
+                return _in_range(value, value + offset_days(row), lo, hi, _FIRST_DAY, _LAST_DAY, name)
 
             return shift_date
         if kind is Kind.TIMESTAMP:
             ticks_per_day = 86_400 * column.ticks_per_second
             lo, hi = INT_RANGES["int64"]
+            first, last = _FIRST_DAY * ticks_per_day, (_LAST_DAY + 1) * ticks_per_day - 1
             infinities = INFINITY_TIMESTAMPS
 
             def shift_timestamp(value: Any, row: RowContext) -> Any:
@@ -98,7 +99,7 @@ class Shift(AcceptsKinds):
                     expect_type(value, int, column, name)
                 if value in infinities:
                     return value
-                return _in_range(value + offset_days(row) * ticks_per_day, lo, hi, name)
+                return _in_range(value, value + offset_days(row) * ticks_per_day, lo, hi, first, last, name)
 
             return shift_timestamp
 
@@ -119,7 +120,15 @@ class Shift(AcceptsKinds):
         return shift_iso
 
 
-def _in_range(value: int, lo: int, hi: int, column: str) -> int:
-    if not lo <= value <= hi:
+# Years 1-9999: what sinks (JDBC, java.time via Connect) take. A date inside them must not be moved out
+# ("valid until 9999-12-31" is a common value); one already outside stays outside, as the source had it.
+_FIRST_DAY = (dt.date(1, 1, 1) - dt.date(1970, 1, 1)).days
+_LAST_DAY = (dt.date(9999, 12, 31) - dt.date(1970, 1, 1)).days
+
+
+def _in_range(raw: int, shifted: int, lo: int, hi: int, first: int, last: int, column: str) -> int:
+    if not lo <= shifted <= hi:
         raise TypeNotPreserved("shifted value is outside the column type's range", column=column)
-    return value
+    if first <= raw <= last and not first <= shifted <= last:
+        raise TypeNotPreserved("shifted date is outside years 1-9999", column=column)
+    return shifted
