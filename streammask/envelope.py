@@ -85,7 +85,17 @@ def classify(
     nothing Debezium writes (a flattened row, another tool's JSON)."""
     if schema is not None:
         name = schema.get("name")
-        return _by_schema_name(name if isinstance(name, str) else "", payload)
+        if name.__class__ is not str:
+            name = ""
+        elif name.endswith(ENVELOPE_SUFFIX):  # a change event, the common case: its test inline, per record
+            op, source = payload.get("op"), payload.get("source")
+            if (
+                op in CHANGE_OPS and op != "m" and source.__class__ is dict
+                and source.get("version").__class__ is str and source.get("connector").__class__ is str
+                and source.get("name").__class__ is str
+            ):
+                return EventKind.CHANGE
+        return _by_schema_name(name, payload)
     if "op" in payload:
         if payload["op"] == "m":
             if not _is_message(payload):

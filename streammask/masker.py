@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import fnmatch
 from collections.abc import Sequence
-from typing import Any, NamedTuple
+from typing import Any
 
 import orjson
 
@@ -28,9 +28,18 @@ from streammask.envelope import (
     tombstone_table_candidates,
 )
 from streammask.errors import DecodeError, EntityUnavailable, MaskingError, TypeNotPreserved
-from streammask.leak_guard import Carrier, LeakGuard
+from streammask.leak_guard import SOURCE_METADATA, Carrier, LeakGuard, source_carriers
 from streammask.outcome import BlockCode, Blocked, BlockReason, EventKind, Masked, Outcome
-from streammask.plan import CompiledPolicy, NotApplicable, RowMasker, TablePlan, Tally, Unclassified, Undeclared
+from streammask.plan import (
+    CompiledPolicy,
+    GuardedTally,
+    NotApplicable,
+    RowMasker,
+    TablePlan,
+    Tally,
+    Unclassified,
+    Undeclared,
+)
 from streammask.strategies.base import RowContext
 from streammask.types import ColumnType, from_connect_schema
 
@@ -147,21 +156,12 @@ class _Doc:
                 if self.schema_bytes is None:
                     self.schema_bytes = orjson.dumps(self.schema)
 
-    def encode(self, payload: Any) -> tuple[bytes, bytes]:
-        """The record bytes for ``payload`` in this document's framing, and the payload's own bytes (what
-        the leak guard searches: never the schema)."""
-        body = orjson.dumps(payload)
+    def encode(self, payload: Any) -> bytes:
         if not self.framed:
-            return body, body
+            return orjson.dumps(payload)
         if self._compact and self.schema_bytes is not None:
-            return b"".join((_FRAME_HEAD, self.schema_bytes, _FRAME_SEP, body, b"}")), body
-        return orjson.dumps({"schema": self.schema, "payload": payload}), body
-
-
-class _MaskedKey(NamedTuple):
-    data: bytes  # the record key as produced
-    payload: Any  # its masked payload
-    body: bytes  # the payload's bytes alone (no framing, no schema): what the leak guard searches
+            return b"".join((_FRAME_HEAD, self.schema_bytes, _FRAME_SEP, orjson.dumps(payload), b"}"))
+        return orjson.dumps({"schema": self.schema, "payload": payload})
 
 
 class RecordMasker:
@@ -177,7 +177,7 @@ class RecordMasker:
         self._header_patterns = tuple(policy.headers.passthrough)
         self._header_keep: dict[str, bool] = {}
         self._structs: dict[bytes, ColumnType | None] = {}
-        self._declared: dict[bytes, frozenset[str]] = {}
+        self._declared: dict[bytes, tuple[tuple[str, ...], frozenset[str]]] = {}
         self._schemas = SchemaTexts()
         guard = policy.leak_guard
         self._guard = LeakGuard(guard.min_length, compiled.placeholders) if guard.enabled else None
@@ -185,7 +185,7 @@ class RecordMasker:
     # -- public -------------------------------------------------------------------------------------
 
     def mask(self, topic: str, key: bytes | None, value: bytes | None, headers: Headers | None = None) -> Outcome:
-        tally = Tally(self._guard is not None)
+        tally = Tally() if self._guard is None else GuardedTally()
         table: str | None = None
         try:
             if value is None:
@@ -264,9 +264,9 @@ class RecordMasker:
         row_masker = self._row_masker(plan, doc, key_doc)
         out = payload  # freshly parsed and ours: masked in place; raw rows stay referenced above
         if before is not None:
-            out["before"] = row_masker.mask(_row(before), RowContext(before, after), tally)
+            out["before"] = row_masker.mask(_row(before), RowContext(before, after), tally, "value field before")
         if after is not None:
-            out["after"] = row_masker.mask(_row(after), RowContext(after, before), tally)
+            out["after"] = row_masker.mask(_row(after), RowContext(after, before), tally, "value field after")
         source = payload["source"]  # table_of() found a table in it, so it is a dict
         if not source.keys().isdisjoint(SOURCE_ROW_DATA_FIELDS) and any(  # keys view: 2 lookups, not 14
             source.get(f) is not None for f in SOURCE_ROW_DATA_FIELDS
@@ -275,14 +275,16 @@ class RecordMasker:
         masked_key = None
         if key_doc is not None:  # the key's columns are masked by the row's masker: key and row always agree
             masked_key = self._mask_key(plan, key_doc, tally, RowContext(key_doc.payload, after, before), row_masker)
-        parts: list[Carrier] | None = [] if self._guard is not None else None
-        new_headers = self._headers(headers, plan, row_masker, tally, parts) if headers else []
-        value, body = doc.encode(out)
-        if self._guard is not None and parts is not None:
-            self._guard_output(self._guard, tally, table, Carrier("value", body, out), masked_key, parts)
+        passed: list[Carrier] | None = [] if self._guard is not None else None
+        new_headers = self._headers(headers, plan, row_masker, tally, passed) if headers else []
+        value = doc.encode(out)
+        if self._guard is not None and passed is not None:
+            if not source.keys() <= SOURCE_METADATA:
+                passed += source_carriers(out["source"])
+            self._guard_output(self._guard, tally, table, passed)
         ts_ms = source.get("ts_ms")
         return Masked(
-            None if masked_key is None else masked_key.data, value, new_headers, EventKind.CHANGE, table, op,
+            masked_key, value, new_headers, EventKind.CHANGE, table, op,
             tally.masked, ts_ms if ts_ms.__class__ is int else None, tally.placeholders,
         )
 
@@ -294,12 +296,12 @@ class RecordMasker:
             plan = self.compiled.table(table)
             if plan is not None:
                 masked_key = self._mask_key(plan, key_doc, tally, RowContext(key_doc.payload), None)
-                parts: list[Carrier] | None = [] if self._guard is not None else None
-                new_headers = self._headers(headers, plan, None, tally, parts)
-                if self._guard is not None and parts is not None:
-                    self._guard_output(self._guard, tally, table, None, masked_key, parts)
+                passed: list[Carrier] | None = [] if self._guard is not None else None
+                new_headers = self._headers(headers, plan, None, tally, passed)
+                if self._guard is not None and passed is not None:
+                    self._guard_output(self._guard, tally, table, passed)
                 return Masked(
-                    masked_key.data, None, new_headers, EventKind.TOMBSTONE, table, None, tally.masked, None,
+                    masked_key, None, new_headers, EventKind.TOMBSTONE, table, None, tally.masked, None,
                     tally.placeholders,
                 )
         raise _Block(
@@ -323,8 +325,8 @@ class RecordMasker:
         out = payload
         if self._messages == "redact" and isinstance(payload.get("message"), dict):
             out = {**payload, "message": {**payload["message"], "content": ""}}
-        value = doc.encode(out)[0]
-        return Masked(key, value, self._headers(headers, None, None, Tally(False), None), EventKind.MESSAGE, None, "m")
+        value = doc.encode(out)
+        return Masked(key, value, self._headers(headers, None, None, Tally(), None), EventKind.MESSAGE, None, "m")
 
     # -- parts --------------------------------------------------------------------------------------
 
@@ -345,28 +347,27 @@ class RecordMasker:
 
     def _mask_key(
         self, plan: TablePlan, key_doc: _Doc, tally: Tally, ctx: RowContext, row_masker: RowMasker | None,
-    ) -> _MaskedKey:
+        where: str = "key field",
+    ) -> bytes:
         """The masked key. With the event's ``row_masker``, key columns get exactly the transform of the
         same columns in the row, types and parameters from the value schema (``column.propagate.source.type``
         parameters are in the value schema only); a tombstone has no row, so its key is masked with the
         key's own schema. ``ctx``: the rows a ``shift`` entity may be read from."""
         payload = key_doc.payload
         if payload is None:
-            data, body = key_doc.encode(None)
-            return _MaskedKey(data, None, body)
+            return key_doc.encode(None)
         if not isinstance(payload, dict):
             raise _Block(BlockReason(BlockCode.NOT_DEBEZIUM, "record key is not a JSON struct", plan.table))
-        if key_doc.schema_bytes is not None:
-            declared = self._key_fields(key_doc.schema_bytes, key_doc.schema)
-            if not payload.keys() <= declared:
+        if row_masker is None:  # a tombstone: the key schema's own types
+            masker = self._key_masker(plan, key_doc)
+        elif key_doc.schema_bytes is not None:  # the row's transforms for the fields the key schema declares
+            names, declared = self._key_fields(key_doc.schema_bytes, key_doc.schema)
+            masker = row_masker.narrowed(names, declared)
+            if masker is row_masker and not payload.keys() <= declared:  # (a row read without a schema)
                 raise Undeclared(next(name for name in payload if name not in declared))
-        if not payload.keys() <= plan.classified:  # before the row's schema: a key column is a policy gap first
-            raise Unclassified(next(name for name in payload if name not in plan.classified))
-        # the row's own transforms, narrowed to the key's columns; a tombstone's: the key schema's
-        masker = self._key_masker(plan, key_doc) if row_masker is None else row_masker.narrowed(tuple(payload))
-        masked = masker.mask(payload, ctx, tally)
-        data, body = key_doc.encode(masked)
-        return _MaskedKey(data, masked, body)
+        else:
+            masker = row_masker.narrowed(tuple(payload))
+        return key_doc.encode(masker.mask(payload, ctx, tally, where))
 
     def _key_masker(self, plan: TablePlan, key_doc: _Doc) -> RowMasker:
         if key_doc.schema_bytes is None:
@@ -379,22 +380,23 @@ class RecordMasker:
             struct = self._structs[schema_bytes] = from_connect_schema(schema or {})
         return struct
 
-    def _key_fields(self, schema_bytes: bytes, schema: dict[str, Any] | None) -> frozenset[str]:
+    def _key_fields(self, schema_bytes: bytes, schema: dict[str, Any] | None) -> tuple[tuple[str, ...], frozenset[str]]:
+        """The fields a key schema declares, in order and as a set (cached per schema text)."""
         fields = self._declared.get(schema_bytes)
         if fields is None:
             if len(self._declared) > 4096:
                 self._declared.clear()
-            fields = self._declared[schema_bytes] = frozenset(
-                str(f.get("field")) for f in (schema or {}).get("fields") or () if isinstance(f, dict)
-            )
+            names = tuple(str(f.get("field")) for f in (schema or {}).get("fields") or () if isinstance(f, dict))
+            fields = self._declared[schema_bytes] = (names, frozenset(names))
         return fields
 
     def _headers(
         self, headers: Headers, plan: TablePlan | None, row_masker: RowMasker | None, tally: Tally,
-        parts: list[Carrier] | None,
+        passed: list[Carrier] | None,
     ) -> list[tuple[str, bytes | None]]:
-        """Key headers masked like the key, passthrough headers as they are, the rest dropped. ``parts``
-        collects what the leak guard searches: a masked key header's payload, a passed header's bytes."""
+        """Key headers masked like the key, passthrough headers as they are, the rest dropped. ``passed``
+        collects the passed headers for the leak guard (a key header's passthrough columns it finds in the
+        tally)."""
         out: list[tuple[str, bytes | None]] = []
         for name, value in headers:
             if name in KEY_HEADERS:
@@ -405,32 +407,22 @@ class RecordMasker:
                     # The key of another row (the one before or after a primary-key change): only its own
                     # columns can feed a shift entity; where they cannot, the header is dropped. A value
                     # that cannot be masked blocks the record, as in the key itself.
-                    masked = self._mask_key(plan, header_doc, tally, RowContext(header_doc.payload), row_masker)
+                    masked = self._mask_key(
+                        plan, header_doc, tally, RowContext(header_doc.payload), row_masker, f"header {name} field"
+                    )
                 except (DecodeError, EntityUnavailable):
                     continue
-                out.append((name, masked.data))
-                if parts is not None:
-                    parts.append(Carrier(f"header {name}", masked.body, masked.payload))
+                out.append((name, masked))
             elif self._keep_header(name):
                 out.append((name, value))
-                if parts is not None and value:
-                    parts.append(Carrier(f"header {name}", value))
+                if passed is not None and value:
+                    passed.append((f"header {name}", value))
         return out
 
     @staticmethod
-    def _guard_output(
-        guard: LeakGuard, tally: Tally, table: str | None, value: Carrier | None, key: _MaskedKey | None,
-        headers: list[Carrier],
-    ) -> None:
+    def _guard_output(guard: LeakGuard, tally: Tally, table: str | None, passed: list[Carrier]) -> None:
         """Defence in depth: block the record if a raw value of a masked column is anywhere in its output."""
-        if not tally.rows:
-            return
-        found_in: list[Carrier] = [] if value is None else [value]
-        if key is not None:
-            found_in.append(Carrier("key", key.body, key.payload))
-        found_in += headers
-        blob = found_in[0].data if len(found_in) == 1 else b"\x00".join(c.data for c in found_in)
-        found = guard.scan(tally, blob, lambda: found_in)
+        found = guard.scan(tally, passed)
         if found is not None:
             raise _Block(BlockReason(BlockCode.LEAK_GUARD, found.describe(), table, found.column))
 

@@ -8,6 +8,7 @@ transform's failure raises ``MaskingError``. Debezium's placeholders pass every 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 from streammask.errors import MaskingError, StreamMaskError
@@ -50,16 +51,41 @@ class ColumnStats(NamedTuple):
     strategy: str
 
 
+_LONG_TEXT = 6  # a string this long (in characters) is at least 6 bytes: the guard's default min_length
+# How the leak guard treats a masked column's value: a kept one is never looked for; a lenient one
+# (bucket, redact, enum tokens, a kept prefix or suffix) may come out unchanged; a strict one may not.
+KEPT, STRICT, LENIENT = 0, 1, 2
+
+
 class Tally:
-    """What masking one record touched: a ``ColumnStats`` per value masked and per placeholder passed,
-    and for the leak guard (None when it is off) each row as (its masker, raw row, masked row)."""
+    """What masking one record touched: a ``ColumnStats`` per value masked and per placeholder passed.
+    What the leak guard needs stays None here (a class default: nothing to set per record when the guard
+    is off); ``GuardedTally`` collects it."""
 
-    __slots__ = ("masked", "placeholders", "rows")
+    __slots__ = ("masked", "placeholders")
+    rows: list[tuple[RowMasker, dict[str, Any], dict[str, Any], str]] | None = None
+    raw: list[Any] | None = None
+    raw_text: list[str] | None = None
+    unchanged: list[tuple[str, str, Any]] | None = None
 
-    def __init__(self, guarded: bool) -> None:
+    def __init__(self) -> None:
         self.masked: list[ColumnStats] = []
         self.placeholders: list[ColumnStats] = []
-        self.rows: list[tuple[RowMasker, dict[str, Any], dict[str, Any]]] | None = [] if guarded else None
+
+
+class GuardedTally(Tally):
+    """A tally for the leak guard too: each row as (its masker, raw row, masked row, where it is in the
+    output); the raw values masking changed (``raw_text``: the strings long enough to search, ``raw``: the
+    rest); and (row label, column, value) of each strict column its strategy left unchanged."""
+
+    __slots__ = ("rows", "raw", "raw_text", "unchanged")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rows = []
+        self.raw = []
+        self.raw_text = []
+        self.unchanged = []
 
 
 def _elementwise(transform: Transform) -> Transform:
@@ -79,8 +105,8 @@ class RowMasker:
     ``declared`` is the fields the row's schema declares (None without a schema): a payload field
     outside it is a schema/payload mismatch, not schema drift, and is reported as such."""
 
-    __slots__ = ("_columns", "_classified", "_declared", "_allowed", "_entries", "guarded", "masked_columns",
-                 "lenient", "_placeholders", "_types", "_narrowed")
+    __slots__ = ("_columns", "_classified", "_declared", "_key_declared", "_for_key", "_allowed", "_entries",
+                 "guarded", "masked_columns", "lenient", "passthrough", "_placeholders", "_types", "_narrowed")
 
     def __init__(
         self,
@@ -90,14 +116,22 @@ class RowMasker:
         declared: frozenset[str] | None = None,
         types: dict[str, ColumnType] | None = None,
         lenient: frozenset[str] = frozenset(),
+        key_declared: frozenset[str] | None = None,
+        classified: frozenset[str] | None = None,
+        for_key: bool = False,
     ) -> None:
         types = types or {}
         self._columns = columns
-        self._classified = frozenset(columns) | passthrough
+        here = frozenset(columns) | passthrough  # what this masker masks or passes
+        self._classified = here if classified is None else classified  # what the policy classifies
         self._declared = declared
-        self._allowed = self._classified if declared is None else self._classified & declared
+        self._key_declared = key_declared  # a key's own schema, when this masks a key with a row's transforms
+        self._for_key = for_key
+        allowed = here if declared is None else here & declared
+        self._allowed = allowed if key_declared is None else allowed & key_declared
         self._entries = tuple(
-            (name, transform, stats, _may_hold_placeholder(types.get(name)))
+            (name, transform, stats, _may_hold_placeholder(types.get(name)),
+             KEPT if stats.strategy == "keep" else LENIENT if name in lenient else STRICT)
             for name, (transform, stats) in columns.items()
         )
         self.guarded = tuple(name for name, (_, stats) in columns.items() if stats.strategy != "keep")
@@ -105,31 +139,36 @@ class RowMasker:
         self.lenient = lenient
         """The masked columns whose masked value may legitimately equal the raw one."""
         self.masked_columns = {name: stats for name, (_, stats) in columns.items()}
+        self.passthrough = tuple(passthrough)
+        """The columns copied as they come: what may carry a masked column's raw value out."""
         self._placeholders = placeholders
         self._types = types
-        self._narrowed: dict[tuple[str, ...], RowMasker] = {}
+        self._narrowed: dict[tuple[tuple[str, ...], frozenset[str] | None], RowMasker] = {}
 
-    def narrowed(self, names: tuple[str, ...]) -> RowMasker:
-        """This masker's own transforms for ``names`` only (a key's columns): the key is masked exactly
-        like the row, without a pass over every other column of the table for each key."""
-        masker = self._narrowed.get(names)
+    def narrowed(self, names: Sequence[str], key_declared: frozenset[str] | None = None) -> RowMasker:
+        """This masker's own transforms for ``names`` only (a key's columns; ``key_declared``: the fields
+        its schema declares): the key is masked exactly like the row, without a pass over every other
+        column of the table for each key."""
+        cache_key = (tuple(names), key_declared)
+        masker = self._narrowed.get(cache_key)
         if masker is None:
             if len(self._narrowed) >= _SCHEMA_CACHE_LIMIT:
                 self._narrowed.clear()
             columns = {name: entry for name, entry in self._columns.items() if name in names}
-            masker = self._narrowed[names] = RowMasker(
-                columns, self._classified - frozenset(self._columns), self._placeholders, self._declared,
-                self._types, self.lenient,
+            masker = self._narrowed[cache_key] = RowMasker(
+                columns, frozenset(self.passthrough), self._placeholders, self._declared, self._types, self.lenient,
+                key_declared, self._classified, True,
             )
         return masker
 
-    def mask(self, row: dict[str, Any], ctx: RowContext, tally: Tally) -> dict[str, Any]:
+    def mask(self, row: dict[str, Any], ctx: RowContext, tally: Tally, where: str = "row") -> dict[str, Any]:
+        """A masked copy of ``row``; ``where`` (``value field after``, ``key field``…) names it for the guard."""
         if not row.keys() <= self._allowed:  # one set comparison instead of a test per column
             self._reject(row)
         out = row.copy()  # passthrough columns as they are; the raw row stays intact for RowContext
-        get, count = row.get, tally.masked.append
-        placeholder_strings, placeholder = self._placeholders.strings, self._placeholders.matches
-        for name, transform, stats, check_placeholder in self._entries:
+        get, count, raw, raw_text = row.get, tally.masked.append, tally.raw, tally.raw_text
+        placeholder_strings, placeholder, long_text = self._placeholders.strings, self._placeholders.matches, _LONG_TEXT
+        for name, transform, stats, check_placeholder, guard in self._entries:
             value = get(name)
             if value is None:
                 continue  # absent (a partial `before`) or null: nothing to mask
@@ -137,24 +176,43 @@ class RowMasker:
                 tally.placeholders.append(stats)  # out[name] is the placeholder already
                 continue
             try:
-                out[name] = transform(value, ctx)
+                masked = out[name] = transform(value, ctx)
             except MaskingError as exc:
                 if exc.column is None:
                     exc.column = name
                 raise
             count(stats)
+            if raw is not None and guard:  # the leak guard's share of the loop: it needs value and masked
+                if masked.__class__ is not value.__class__ or masked != value:
+                    if value.__class__ is str and len(value) >= long_text:
+                        raw_text.append(value)  # type: ignore[union-attr]
+                    else:
+                        raw.append(value)
+                elif guard == STRICT:
+                    tally.unchanged.append((where, name, value))  # type: ignore[union-attr]
         if tally.rows is not None:
-            tally.rows.append((self, row, out))
+            tally.rows.append((self, row, out, where))
         return out
 
 
     def _reject(self, row: dict[str, Any]) -> None:
-        declared = self._declared
+        """Which field is not allowed, and why: for a row, one its schema does not declare, then one the
+        policy does not classify; for a key, one its own schema does not declare, then one the policy
+        does not classify (a key column is a policy gap first), then one the row's schema does not."""
+        key_declared, declared = self._key_declared, self._declared
+        if key_declared is not None:
+            _raise_first(row, key_declared, Undeclared)
+        if self._for_key:
+            _raise_first(row, self._classified, Unclassified)
         if declared is not None:
-            undeclared = next((name for name in row if name not in declared), None)
-            if undeclared is not None:
-                raise Undeclared(undeclared)
-        raise Unclassified(next(name for name in row if name not in self._classified))
+            _raise_first(row, declared, Undeclared)
+        _raise_first(row, self._classified, Unclassified)
+
+
+def _raise_first(row: dict[str, Any], allowed: frozenset[str], error: type[Unclassified | Undeclared]) -> None:
+    name = next((name for name in row if name not in allowed), None)
+    if name is not None:
+        raise error(name)
 
 
 class InferringRowMasker(RowMasker):
@@ -173,10 +231,10 @@ class InferringRowMasker(RowMasker):
         self._plan = plan
         self._by_type: dict[tuple[str, type, type | None], tuple[Transform, ColumnStats]] = {}
 
-    def narrowed(self, names: tuple[str, ...]) -> RowMasker:
-        return self  # compiles per column as it meets them anyway
+    def narrowed(self, names: Sequence[str], key_declared: frozenset[str] | None = None) -> RowMasker:
+        return self  # compiles per column as it meets them anyway (a key's own schema is checked apart)
 
-    def mask(self, row: dict[str, Any], ctx: RowContext, tally: Tally) -> dict[str, Any]:
+    def mask(self, row: dict[str, Any], ctx: RowContext, tally: Tally, where: str = "row") -> dict[str, Any]:
         plan = self._plan
         placeholder = self._placeholders.matches
         out: dict[str, Any] = {}
@@ -194,28 +252,36 @@ class InferringRowMasker(RowMasker):
                 if entry is None:
                     entry = self._by_type[key] = plan.compile_column(name, self._hints.get(name) or infer(value))
                 try:
-                    out[name] = entry[0](value, ctx)
+                    masked = out[name] = entry[0](value, ctx)
                 except MaskingError as exc:
                     if exc.column is None:
                         exc.column = name
                     raise
                 tally.masked.append(entry[1])
+                if tally.raw is not None and entry[1].strategy != "keep":
+                    if masked.__class__ is not value.__class__ or masked != value:
+                        tally.raw.append(value)
+                    elif name not in self.lenient:
+                        tally.unchanged.append((where, name, value))  # type: ignore[union-attr]
             elif name in plan.passthrough:
                 out[name] = value
             else:
                 raise Unclassified(name)
         if tally.rows is not None:
-            tally.rows.append((self, row, out))
+            tally.rows.append((self, row, out, where))
         return out
 
 
-_LENIENT_STRATEGIES = frozenset({"bucket", "redact"})
+# A band floor and a literal may equal the raw value; so may a fake name drawn from Faker's pools (the
+# raw name may well be in them: "Smith" is).
+_LENIENT_STRATEGIES = frozenset({"bucket", "redact", "replace"})
 
 
 def output_may_equal_raw(options: StrategyOptions, ctype: ColumnType) -> bool:
-    """Where a masked value may legitimately equal its raw value, for the leak guard: a band floor or a
-    literal, a fixed point of a permutation over a handful of enum labels, a value kept in part on
-    purpose. Anywhere else an unchanged value is a value the strategy failed to mask."""
+    """Where a masked value may legitimately equal its raw value, for the leak guard: a band floor, a
+    literal, a fake drawn from a pool that holds the raw value too, a fixed point of a permutation over a
+    handful of enum labels, a value kept in part on purpose. Elsewhere an unchanged value is one the
+    strategy failed to mask (unless it has few masked forms: see leak_guard)."""
     strategy = options.strategy
     if strategy in _LENIENT_STRATEGIES:
         return True
@@ -319,7 +385,9 @@ class TablePlan:
         lenient = frozenset(
             name for name, ctype in struct.fields if name in columns and output_may_equal_raw(self.fields[name], ctype)
         )
-        return RowMasker(columns, self.passthrough, self.placeholders, declared, dict(struct.fields), lenient)
+        return RowMasker(
+            columns, self.passthrough, self.placeholders, declared, dict(struct.fields), lenient, None, self.classified
+        )
 
 
 class CompiledPolicy:
