@@ -69,7 +69,7 @@ _NUMBER_AFTER = frozenset("0123456789.eE")
 class LeakGuard:
     """Finds raw values of masked columns in a record's output (see the module docstring)."""
 
-    __slots__ = ("min_length", "_below", "_above", "_placeholders", "_placeholder_forms")
+    __slots__ = ("min_length", "_below", "_above", "bounds", "_placeholders", "_placeholder_forms")
 
     def __init__(self, min_length: int, placeholders: Placeholders | None = None) -> None:
         self.min_length = min_length
@@ -79,6 +79,8 @@ class LeakGuard:
         # integers strictly between these have fewer than min_length characters (sign included)
         self._below = -(10 ** (min_length - 2)) if min_length > 1 else 0
         self._above = 10 ** (min_length - 1) if min_length > 1 else 0
+        self.bounds = (min_length, self._below, self._above)
+        """What a tally keeps (GuardedTally): strings of min_length characters, integers outside the rest."""
 
     def scan(self, tally: Tally, others: Sequence[Carrier]) -> LeakFound | None:
         """The first leak in the record ``tally`` describes (its rows as masked, the raw values masking
@@ -90,19 +92,21 @@ class LeakGuard:
                 return LeakFound(self._column(tally, label, name), where)
         if not tally.raw and not tally.raw_text:
             return None
-        texts: list[tuple[Any, str]] = []  # (where: a carrier's name, or (row label, column)), its text
+        wheres: list[Any] = []  # a carrier's name, or (row label, column)
+        texts: list[str] = []  # its text
         for where, value in others:
-            _add_texts(texts, where, value)
+            _add_texts(wheres, texts, where, value)
         for masker, _, out, label in tally.rows or ():
             for name in masker.passthrough:
                 value = out.get(name)
                 if value.__class__ is str:
-                    texts.append(((label, name), value))
+                    wheres.append((label, name))
+                    texts.append(value)
                 elif value is not None:
-                    _add_texts(texts, (label, name), value)
+                    _add_texts(wheres, texts, (label, name), value)
         if not texts:
             return None
-        joined = "\x00".join([text for _, text in texts])  # one search per value over every carrier
+        joined = "\x00".join(texts)  # one search per value over every carrier
         # An escaped form (JSON text inside a value, \u escapes) needs a backslash: without one, a copy is
         # the raw text itself, and one C-level pass over the long raw strings decides for all of them.
         escaped = "\\" in joined
@@ -110,33 +114,26 @@ class LeakGuard:
         if escaped or any(map(joined.__contains__, long_texts)):
             for raw in long_texts:
                 if escaped or raw in joined:
-                    found = self._locate(tally, raw, texts)
+                    found = self._locate(tally, raw, wheres, texts)
                     if found is not None:
                         return found
-        min_length, below, above = self.min_length, self._below, self._above
-        for raw in tally.raw or ():
+        min_length = self.min_length
+        for raw in tally.raw or ():  # what the tally kept besides long strings: big integers, rarer types
             cls = raw.__class__
             if cls is str:
-                if len(raw) < min_length and (
-                    raw.isascii() or len(raw.encode("utf-8", "surrogatepass")) < min_length
-                ):
+                if len(raw.encode("utf-8", "surrogatepass")) < min_length or (not escaped and raw not in joined):
                     continue
-                if not escaped and raw not in joined:
-                    continue
-            elif cls is int:
-                if below < raw < above or (not escaped and str(raw) not in joined):
-                    continue
-            elif cls is bool:
+            elif cls is int and not escaped and str(raw) not in joined:
                 continue
-            found = self._locate(tally, raw, texts)
+            found = self._locate(tally, raw, wheres, texts)
             if found is not None:
                 return found
         return None
 
-    def _locate(self, tally: Tally, raw: Any, texts: Sequence[tuple[Any, str]]) -> LeakFound | None:
+    def _locate(self, tally: Tally, raw: Any, wheres: Sequence[Any], texts: Sequence[str]) -> LeakFound | None:
         """The full check of one raw value in every form, and, on a hit, its column and the carrier."""
         for needle, whole in self._needles(raw):
-            for where, text in texts:
+            for where, text in zip(wheres, texts, strict=True):
                 if needle in text and (not whole or _whole_number_in(needle, text)):
                     for masker, row, _, _ in tally.rows or ():
                         for name in masker.guarded:
@@ -233,18 +230,22 @@ def source_carriers(source: dict[str, Any]) -> list[Carrier]:
     return [(f"value field source.{k}", v) for k, v in source.items() if k not in SOURCE_METADATA and v is not None]
 
 
-def _add_texts(texts: list[tuple[Any, str]], where: Any, value: Any) -> None:
+def _add_texts(wheres: list[Any], texts: list[str], where: Any, value: Any) -> None:
     """A carrier's scalars as text (a nested value's too, and a nested object's keys: a map's keys are
     data), each with where it is."""
     cls = value.__class__
     if cls is str:
-        texts.append((where, value))
+        found = [value]
     elif cls is bytes:
-        texts.append((where, value.decode("utf-8", "surrogateescape")))
+        found = [value.decode("utf-8", "surrogateescape")]
     elif cls is int or cls is float:
-        texts.append((where, orjson.dumps(value).decode()))
+        found = [orjson.dumps(value).decode()]
     elif cls is list or cls is dict:
-        texts += ((where, text) for text in _scalars(value))
+        found = list(_scalars(value))
+    else:
+        return
+    texts += found
+    wheres += [where] * len(found)
 
 
 def _place(where: Any) -> str:

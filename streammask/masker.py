@@ -185,7 +185,7 @@ class RecordMasker:
     # -- public -------------------------------------------------------------------------------------
 
     def mask(self, topic: str, key: bytes | None, value: bytes | None, headers: Headers | None = None) -> Outcome:
-        tally = Tally() if self._guard is None else GuardedTally()
+        tally = Tally() if self._guard is None else GuardedTally(self._guard.bounds)
         table: str | None = None
         try:
             if value is None:

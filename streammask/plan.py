@@ -51,7 +51,6 @@ class ColumnStats(NamedTuple):
     strategy: str
 
 
-_LONG_TEXT = 6  # a string this long (in characters) is at least 6 bytes: the guard's default min_length
 # How the leak guard treats a masked column's value: a kept one is never looked for; a lenient one
 # (bucket, redact, enum tokens, a kept prefix or suffix) may come out unchanged; a strict one may not.
 KEPT, STRICT, LENIENT = 0, 1, 2
@@ -75,17 +74,21 @@ class Tally:
 
 class GuardedTally(Tally):
     """A tally for the leak guard too: each row as (its masker, raw row, masked row, where it is in the
-    output); the raw values masking changed (``raw_text``: the strings long enough to search, ``raw``: the
-    rest); and (row label, column, value) of each strict column its strategy left unchanged."""
+    output); the raw values masking changed that are long enough to search (``raw_text``: ASCII-or-not
+    strings of at least ``min_chars`` characters; ``raw``: integers outside (``below``, ``above``), shorter
+    non-ASCII strings, anything else); and (row label, column, value) of each strict column its strategy
+    left unchanged."""
 
-    __slots__ = ("rows", "raw", "raw_text", "unchanged")
+    __slots__ = ("rows", "raw", "raw_text", "unchanged", "bounds")
 
-    def __init__(self) -> None:
-        super().__init__()
+    def __init__(self, bounds: tuple[int, int, int]) -> None:
+        self.masked = []
+        self.placeholders = []
         self.rows = []
         self.raw = []
         self.raw_text = []
         self.unchanged = []
+        self.bounds = bounds  # (min_chars, below, above): the leak guard's, so short values are never kept
 
 
 def _elementwise(transform: Transform) -> Transform:
@@ -106,7 +109,8 @@ class RowMasker:
     outside it is a schema/payload mismatch, not schema drift, and is reported as such."""
 
     __slots__ = ("_columns", "_classified", "_declared", "_key_declared", "_for_key", "_allowed", "_entries",
-                 "guarded", "masked_columns", "lenient", "passthrough", "_placeholders", "_types", "_narrowed")
+                 "_guarded_entries", "guarded", "masked_columns", "lenient", "passthrough", "_placeholders", "_types",
+                 "_narrowed")
 
     def __init__(
         self,
@@ -130,9 +134,13 @@ class RowMasker:
         allowed = here if declared is None else here & declared
         self._allowed = allowed if key_declared is None else allowed & key_declared
         self._entries = tuple(
-            (name, transform, stats, _may_hold_placeholder(types.get(name)),
-             KEPT if stats.strategy == "keep" else LENIENT if name in lenient else STRICT)
+            (name, transform, stats, _may_hold_placeholder(types.get(name)))
             for name, (transform, stats) in columns.items()
+        )
+        # the same, with how the leak guard treats each column
+        self._guarded_entries = tuple(
+            (*entry, KEPT if entry[2].strategy == "keep" else LENIENT if entry[0] in lenient else STRICT)
+            for entry in self._entries
         )
         self.guarded = tuple(name for name, (_, stats) in columns.items() if stats.strategy != "keep")
         """The masked columns whose raw values the leak guard looks for (a kept one may be in the output)."""
@@ -165,15 +173,40 @@ class RowMasker:
         """A masked copy of ``row``; ``where`` (``value field after``, ``key field``…) names it for the guard."""
         if not row.keys() <= self._allowed:  # one set comparison instead of a test per column
             self._reject(row)
+        if tally.rows is not None:
+            return self._mask_guarded(row, ctx, tally, where)
         out = row.copy()  # passthrough columns as they are; the raw row stays intact for RowContext
-        get, count, raw, raw_text = row.get, tally.masked.append, tally.raw, tally.raw_text
-        placeholder_strings, placeholder, long_text = self._placeholders.strings, self._placeholders.matches, _LONG_TEXT
-        for name, transform, stats, check_placeholder, guard in self._entries:
+        get, count = row.get, tally.masked.append
+        placeholder_strings, placeholder = self._placeholders.strings, self._placeholders.matches
+        for name, transform, stats, check_placeholder in self._entries:
             value = get(name)
             if value is None:
                 continue  # absent (a partial `before`) or null: nothing to mask
             if check_placeholder and (value in placeholder_strings if value.__class__ is str else placeholder(value)):
                 tally.placeholders.append(stats)  # out[name] is the placeholder already
+                continue
+            try:
+                out[name] = transform(value, ctx)
+            except MaskingError as exc:
+                if exc.column is None:
+                    exc.column = name
+                raise
+            count(stats)
+        return out
+
+    def _mask_guarded(self, row: dict[str, Any], ctx: RowContext, tally: Tally, where: str) -> dict[str, Any]:
+        """``mask`` with the leak guard's share (apart: the loop without it is the hot path when it is off).
+        It keeps the raw values masking changed, long enough to search, and the strict ones it did not."""
+        out = row.copy()
+        get, count, raw, raw_text = row.get, tally.masked.append, tally.raw, tally.raw_text
+        placeholder_strings, placeholder = self._placeholders.strings, self._placeholders.matches
+        min_chars, below, above = tally.bounds  # type: ignore[attr-defined]
+        for name, transform, stats, check_placeholder, guard in self._guarded_entries:
+            value = get(name)
+            if value is None:
+                continue
+            if check_placeholder and (value in placeholder_strings if value.__class__ is str else placeholder(value)):
+                tally.placeholders.append(stats)
                 continue
             try:
                 masked = out[name] = transform(value, ctx)
@@ -182,16 +215,22 @@ class RowMasker:
                     exc.column = name
                 raise
             count(stats)
-            if raw is not None and guard:  # the leak guard's share of the loop: it needs value and masked
-                if masked.__class__ is not value.__class__ or masked != value:
-                    if value.__class__ is str and len(value) >= long_text:
-                        raw_text.append(value)  # type: ignore[union-attr]
-                    else:
-                        raw.append(value)
+            if guard:
+                cls = value.__class__
+                if masked.__class__ is not cls or masked != value:
+                    if cls is str:
+                        if len(value) >= min_chars:
+                            raw_text.append(value)  # type: ignore[union-attr]
+                        elif not value.isascii():
+                            raw.append(value)  # type: ignore[union-attr]  # fewer characters, maybe enough bytes
+                    elif cls is int:
+                        if not below < value < above:
+                            raw.append(value)  # type: ignore[union-attr]
+                    elif cls is not bool:
+                        raw.append(value)  # type: ignore[union-attr]
                 elif guard == STRICT:
                     tally.unchanged.append((where, name, value))  # type: ignore[union-attr]
-        if tally.rows is not None:
-            tally.rows.append((self, row, out, where))
+        tally.rows.append((self, row, out, where))  # type: ignore[union-attr]
         return out
 
 

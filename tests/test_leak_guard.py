@@ -158,7 +158,7 @@ def _masker_of(outputs: dict[str, dict[str, Any]], strategy: str = "replace") ->
 
 
 def _scan(row_masker: RowMasker, row: dict[str, Any], guard: LeakGuard | None = None) -> Any:
-    tally = GuardedTally()
+    tally = GuardedTally((guard or LeakGuard(6)).bounds)
     row_masker.mask(row, RowContext(row), tally, "value field after")
     return (guard or LeakGuard(6)).scan(tally, [])
 
