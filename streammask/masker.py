@@ -362,11 +362,12 @@ class RecordMasker:
             masker = self._key_masker(plan, key_doc)
         elif key_doc.schema_bytes is not None:  # the row's transforms for the fields the key schema declares
             names, declared = self._key_fields(key_doc.schema_bytes, key_doc.schema)
-            masker = row_masker.narrowed(names, declared)
+            masker = row_masker.narrowed(key_doc.schema_bytes, names, declared)
             if masker is row_masker and not payload.keys() <= declared:  # (a row read without a schema)
                 raise Undeclared(next(name for name in payload if name not in declared))
         else:
-            masker = row_masker.narrowed(tuple(payload))
+            names = tuple(payload)
+            masker = row_masker.narrowed(names, names)
         return key_doc.encode(masker.mask(payload, ctx, tally, where))
 
     def _key_masker(self, plan: TablePlan, key_doc: _Doc) -> RowMasker:

@@ -8,7 +8,7 @@ transform's failure raises ``MaskingError``. Debezium's placeholders pass every 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 from typing import Any, NamedTuple
 
 from streammask.errors import MaskingError, StreamMaskError
@@ -151,13 +151,14 @@ class RowMasker:
         """The columns copied as they come: what may carry a masked column's raw value out."""
         self._placeholders = placeholders
         self._types = types
-        self._narrowed: dict[tuple[tuple[str, ...], frozenset[str] | None], RowMasker] = {}
+        self._narrowed: dict[Hashable, RowMasker] = {}
 
-    def narrowed(self, names: Sequence[str], key_declared: frozenset[str] | None = None) -> RowMasker:
+    def narrowed(
+        self, cache_key: Hashable, names: Sequence[str], key_declared: frozenset[str] | None = None
+    ) -> RowMasker:
         """This masker's own transforms for ``names`` only (a key's columns; ``key_declared``: the fields
-        its schema declares): the key is masked exactly like the row, without a pass over every other
-        column of the table for each key."""
-        cache_key = (tuple(names), key_declared)
+        its schema declares), cached under ``cache_key`` (the key schema's text, or the names): the key is
+        masked exactly like the row, without a pass over every other column of the table for each key."""
         masker = self._narrowed.get(cache_key)
         if masker is None:
             if len(self._narrowed) >= _SCHEMA_CACHE_LIMIT:
@@ -270,7 +271,9 @@ class InferringRowMasker(RowMasker):
         self._plan = plan
         self._by_type: dict[tuple[str, type, type | None], tuple[Transform, ColumnStats]] = {}
 
-    def narrowed(self, names: Sequence[str], key_declared: frozenset[str] | None = None) -> RowMasker:
+    def narrowed(
+        self, cache_key: Hashable, names: Sequence[str], key_declared: frozenset[str] | None = None
+    ) -> RowMasker:
         return self  # compiles per column as it meets them anyway (a key's own schema is checked apart)
 
     def mask(self, row: dict[str, Any], ctx: RowContext, tally: Tally, where: str = "row") -> dict[str, Any]:
