@@ -164,8 +164,9 @@ class RowMasker:
             if len(self._narrowed) >= _SCHEMA_CACHE_LIMIT:
                 self._narrowed.clear()
             columns = {name: entry for name, entry in self._columns.items() if name in names}
+            passthrough = frozenset(name for name in self.passthrough if name in names)
             masker = self._narrowed[cache_key] = RowMasker(
-                columns, frozenset(self.passthrough), self._placeholders, self._declared, self._types, self.lenient,
+                columns, passthrough, self._placeholders, self._declared, self._types, self.lenient,
                 key_declared, self._classified, True,
             )
         return masker
