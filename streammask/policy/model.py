@@ -6,6 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
+from streammask.placeholders import DEFAULT as DEFAULT_PLACEHOLDER
 from streammask.strategies.bucket import BucketOptions
 from streammask.strategies.format_preserve import FormatPreserveOptions
 from streammask.strategies.hash import HashOptions
@@ -109,7 +110,7 @@ class Policy(_Strict):
     tables: dict[str, TablePolicy] = Field(min_length=1)
     events: EventsPolicy = Field(default_factory=EventsPolicy)
     headers: HeadersPolicy = Field(default_factory=HeadersPolicy)
-    placeholders: list[Placeholder] = Field(default_factory=lambda: ["__debezium_unavailable_value"], min_length=1)
+    placeholders: list[Placeholder] = Field(default_factory=lambda: [DEFAULT_PLACEHOLDER], min_length=1)
     """Debezium's unavailable.value.placeholder of each connector feeding these topics (``hex:...`` for
     raw bytes, as Debezium reads it): where a column holds one, it passes unchanged and is counted."""
     leak_guard: LeakGuardPolicy = Field(default_factory=LeakGuardPolicy)
