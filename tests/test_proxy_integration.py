@@ -789,9 +789,15 @@ def second_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 def checkpoints(bootstrap: str, topic: str, group: str) -> dict[tuple[str, int], int]:
-    """The last ``offsets/<group>/<topic>/<partition>`` checkpoint per source partition."""
+    """The last ``offsets/<group>/<topic>/<partition>`` checkpoint per source partition.
+
+    Read committed; on Tansu, after a kill in the middle of a transaction, a read_committed reader may
+    find no end to read to at all (seen: no record, where the killed instance had committed 520), so then
+    the records are read uncommitted, as Tansu shows them to read_committed readers anyway (it delivers
+    aborted transactions to them: see README, Tests)."""
+    records = read_topic(bootstrap, topic) or read_topic(bootstrap, topic, isolation="read_uncommitted")
     out: dict[tuple[str, int], int] = {}
-    for r in read_topic(bootstrap, topic):
+    for r in records:
         if r.key and r.key.startswith(f"offsets/{group}/".encode()) and r.value:
             doc = orjson.loads(r.value)
             out[(doc["topic"], doc["partition"])] = doc["next_offset"]
