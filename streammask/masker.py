@@ -2,7 +2,9 @@
 
 Everything that carries row data is masked: ``before``, ``after``, the message key (with exactly the
 transform of the same columns in the value), the ``__debezium.oldkey``/``newkey`` headers, and MySQL's
-``source.query`` (nulled). Anything the policy does not classify is blocked, never passed.
+``source.query`` and Oracle's ``source.redo_sql`` (nulled). Anything the policy does not classify, and
+any record whose kind is uncertain, is blocked, never passed; Debezium's placeholders pass as they are.
+Then the leak guard (``leak_guard.py``) checks the record's output for raw values of masked columns.
 """
 
 from __future__ import annotations
