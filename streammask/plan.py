@@ -200,7 +200,8 @@ class RowMasker:
         """``mask`` with the leak guard's share (apart: the loop without it is the hot path when it is off).
         It keeps the raw values masking changed, long enough to search, and the strict ones it did not."""
         out = row.copy()
-        get, count, raw, raw_text = row.get, tally.masked.append, tally.raw, tally.raw_text
+        get, count = row.get, tally.masked.append
+        keep_text, keep = tally.raw_text.append, tally.raw.append  # type: ignore[union-attr]
         placeholder_strings, placeholder = self._placeholders.strings, self._placeholders.matches
         min_chars, below, above = tally.bounds  # type: ignore[attr-defined]
         for name, transform, stats, check_placeholder, guard in self._guarded_entries:
@@ -222,14 +223,14 @@ class RowMasker:
                 if masked.__class__ is not cls or masked != value:
                     if cls is str:
                         if len(value) >= min_chars:
-                            raw_text.append(value)  # type: ignore[union-attr]
+                            keep_text(value)
                         elif not value.isascii():
-                            raw.append(value)  # type: ignore[union-attr]  # fewer characters, maybe enough bytes
+                            keep(value)  # fewer characters, maybe enough bytes
                     elif cls is int:
                         if not below < value < above:
-                            raw.append(value)  # type: ignore[union-attr]
+                            keep(value)
                     elif cls is not bool:
-                        raw.append(value)  # type: ignore[union-attr]
+                        keep(value)
                 elif guard == STRICT:
                     tally.unchanged.append((where, name, value))  # type: ignore[union-attr]
         tally.rows.append((self, row, out, where))  # type: ignore[union-attr]
