@@ -43,7 +43,7 @@ from streammask.strategies.base import (
 )
 from streammask.strategies.charclass import DIGITS, any_alphabet, ascii_alphabet, carries_text, luhn_valid
 from streammask.strategies.replace import _max_length
-from streammask.strategies.shapes import Shape, declared_shapes, detect, mismatch
+from streammask.strategies.shapes import Shape, declared_shapes, detect, fitting, shape_of
 from streammask.strategies.tokenize import StringTokenizer
 from streammask.types import ColumnType, Kind, natural_int_range
 
@@ -182,17 +182,11 @@ class FormatPreserve(AcceptsKinds):
                 lower = value.lower()
                 out = _mask_chars(prf, lower.encode(), lower, keep_prefix, keep_suffix, True)
                 return out.upper() if value.isupper() else out
-            out = addresses(value)
-            if max_length is not None and len(out) > max_length:
-                raise TypeNotPreserved("the masked address is longer than the column allows")
-            return out
+            return fitting(addresses(value), max_length)
 
         def preserve(value: str) -> str:
             if declared is not None:
-                shape = detect(value, declared)
-                if shape is Shape.TEXT:
-                    raise mismatch(declared)
-                return shaped(value, shape)
+                return shaped(value, shape_of(value, declared))
             seed = value.encode("utf-8", "surrogatepass")
             m = mode
             if m == "auto":

@@ -20,7 +20,7 @@ from typing import Any, ClassVar, Literal
 import orjson
 from pydantic import Field
 
-from streammask.errors import MaskingError, TypeNotPreserved
+from streammask.errors import MaskingError
 from streammask.strategies.addresses import hashed_address
 from streammask.strategies.base import (
     AcceptsKinds,
@@ -35,7 +35,7 @@ from streammask.strategies.base import (
     memoized_str,
 )
 from streammask.strategies.replace import _max_length
-from streammask.strategies.shapes import Shape, declared_shapes, detect, mismatch
+from streammask.strategies.shapes import Shape, declared_shapes, fitting, shape_of
 from streammask.strategies.tokenize import BANDS
 from streammask.types import ColumnType, Kind
 
@@ -93,16 +93,11 @@ class Hash(AcceptsKinds):
         hmac = prf.hmac
 
         def hash_str(value: str) -> str:
-            shape = detect(value, declared)
+            shape = shape_of(value, declared)
             if shape is Shape.TEXT:
-                if declared is not None:
-                    raise mismatch(declared)
                 return hmac(value.encode("utf-8", "surrogatepass")).hex()[:limit]
             if shape is Shape.IP:
-                out = hashed_address(hmac, value)
-                if max_length is not None and len(out) > max_length:
-                    raise TypeNotPreserved("the hashed address is longer than the column allows")
-                return out
+                return fitting(hashed_address(hmac, value), max_length)
             digest = hmac(value.lower().encode())
             out = _uuid8(digest[:16]) if shape is Shape.UUID else _pour(digest.hex(), value)
             return out.upper() if value.isupper() else out

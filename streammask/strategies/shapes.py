@@ -62,6 +62,22 @@ def mismatch(declared: tuple[Shape, ...]) -> TypeNotPreserved:
     )
 
 
+def shape_of(value: str, declared: tuple[Shape, ...] | None) -> Shape:
+    """``detect`` among the shapes a column declares (all without one); a value lacking its declared
+    shape is refused."""
+    shape = detect(value, declared)
+    if shape is Shape.TEXT and declared is not None:
+        raise mismatch(declared)
+    return shape
+
+
+def fitting(address: str, max_length: int | None) -> str:
+    """A masked address within the column's propagated length, else refused: cut, it would be none."""
+    if max_length is not None and len(address) > max_length:
+        raise TypeNotPreserved("the masked address is longer than the column allows")
+    return address
+
+
 def detect(value: str, among: tuple[Shape, ...] | None = None) -> Shape:
     """The first of ``among`` (default: every shape) that ``value`` has, else ``Shape.TEXT``."""
     if not _CANDIDATE.fullmatch(value):

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from typing import Any, ClassVar, Literal
 
 from streammask.crypto import Permutation
-from streammask.errors import MaskingError, TypeNotPreserved
+from streammask.errors import MaskingError
 from streammask.strategies.addresses import AddressPermutation
 from streammask.strategies.base import (
     AcceptsKinds,
@@ -36,7 +36,7 @@ from streammask.strategies.base import (
 )
 from streammask.strategies.charclass import ascii_alphabet, is_structure
 from streammask.strategies.replace import _max_length
-from streammask.strategies.shapes import Shape, declared_shapes, detect, mismatch
+from streammask.strategies.shapes import Shape, declared_shapes, detect, fitting, shape_of
 from streammask.types import ColumnType, Kind
 
 BANDS = ((0, 2**7), (2**7, 2**15), (2**15, 2**31), (2**31, 2**63))
@@ -135,16 +135,11 @@ class ShapedTokenizer:
         self._max_length = _max_length(column)
 
     def __call__(self, value: str) -> str:
-        shape = detect(value, self._declared)
+        shape = shape_of(value, self._declared)
         if shape is Shape.TEXT:
-            if self._declared is not None:
-                raise mismatch(self._declared)
             return self._text_token(value)
         if shape is Shape.IP:
-            out = self._addresses(value)
-            if self._max_length is not None and len(out) > self._max_length:
-                raise TypeNotPreserved("the tokenized address is longer than the column allows")
-            return out
+            return fitting(self._addresses(value), self._max_length)
         return self._hex.ignoring_case(value)
 
     def _text_token(self, value: str) -> str:
