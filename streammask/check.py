@@ -58,9 +58,7 @@ def check_sample(
     """Scan (topic, key, value) records; no key material is needed (types are checked with a throwaway key)."""
     compiled = CompiledPolicy(loaded, MasterKey(os.urandom(32), "check"))
     report = CoverageReport()
-    topics = MetadataTopics(
-        tuple(loaded.policy.events.heartbeat_topics), tuple(loaded.policy.events.transaction_topics)
-    )
+    topics = MetadataTopics.of(loaded.policy.events)
     for topic, key, value in records:
         report.records += 1
         if value is None:

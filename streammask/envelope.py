@@ -50,6 +50,11 @@ class MetadataTopics:
     heartbeat: tuple[str, ...] = ("__debezium-heartbeat.*",)
     transaction: tuple[str, ...] = ("*.transaction",)
 
+    @classmethod
+    def of(cls, events: Any) -> MetadataTopics:
+        """From a policy's ``events`` (its ``heartbeat_topics`` and ``transaction_topics``)."""
+        return cls(tuple(events.heartbeat_topics), tuple(events.transaction_topics))
+
     def is_heartbeat(self, topic: str) -> bool:
         return any(fnmatch.fnmatchcase(topic, p) for p in self.heartbeat)
 

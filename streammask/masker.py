@@ -175,7 +175,7 @@ class RecordMasker:
         policy = compiled.loaded.policy
         self._schema_changes = policy.events.schema_changes
         self._messages = policy.events.messages
-        self._topics = MetadataTopics(tuple(policy.events.heartbeat_topics), tuple(policy.events.transaction_topics))
+        self._topics = MetadataTopics.of(policy.events)
         self._header_patterns = tuple(policy.headers.passthrough)
         self._header_keep: dict[str, bool] = {}
         self._structs: dict[bytes, ColumnType | None] = {}
@@ -212,11 +212,7 @@ class RecordMasker:
                     kind,
                 )
             # heartbeat, transaction metadata, allowed schema change: no row data, bytes unchanged
-            if key is not None and not metadata_key_fits(kind, _Doc(key, "record key", self._schemas).payload):
-                raise _Block(
-                    BlockReason(BlockCode.UNCERTAIN_KIND, f"a {kind.value} event with a key Debezium does not give it"),
-                    kind,
-                )
+            self._check_metadata_key(kind, key)
             return Masked(key, value, self._headers(headers or (), None, None, tally, None), kind)
         except _Block as blocked:
             return Blocked(blocked.reason, blocked.kind, blocked.op)
@@ -277,13 +273,10 @@ class RecordMasker:
         masked_key = None
         if key_doc is not None:  # the key's columns are masked by the row's masker: key and row always agree
             masked_key = self._mask_key(plan, key_doc, tally, RowContext(key_doc.payload, after, before), row_masker)
-        passed: list[Carrier] | None = [] if self._guard is not None else None
+        passed: list[Carrier] = []
         new_headers = self._headers(headers, plan, row_masker, tally, passed) if headers else []
         value = doc.encode(out)
-        if self._guard is not None and passed is not None:
-            if not source.keys() <= SOURCE_METADATA:  # per record: a payload may carry more than its schema says
-                passed += source_carriers(out["source"])
-            self._guard_output(self._guard, tally, table, passed)
+        self._guard_output(tally, table, passed, out["source"])
         ts_ms = source.get("ts_ms")
         return Masked(
             masked_key, value, new_headers, EventKind.CHANGE, table, op,
@@ -298,10 +291,9 @@ class RecordMasker:
             plan = self.compiled.table(table)
             if plan is not None:
                 masked_key = self._mask_key(plan, key_doc, tally, RowContext(key_doc.payload), None)
-                passed: list[Carrier] | None = [] if self._guard is not None else None
+                passed: list[Carrier] = []
                 new_headers = self._headers(headers, plan, None, tally, passed)
-                if self._guard is not None and passed is not None:
-                    self._guard_output(self._guard, tally, table, passed)
+                self._guard_output(tally, table, passed, None)
                 return Masked(
                     masked_key, None, new_headers, EventKind.TOMBSTONE, table, None, tally.masked, None,
                     tally.placeholders,
@@ -319,11 +311,7 @@ class RecordMasker:
                 BlockReason(BlockCode.MESSAGE, "logical decoding messages are blocked (events.messages)"),
                 EventKind.MESSAGE, "m",
             )
-        if key is not None and not metadata_key_fits(EventKind.MESSAGE, _Doc(key, "record key", self._schemas).payload):
-            raise _Block(
-                BlockReason(BlockCode.UNCERTAIN_KIND, "a message event with a key Debezium does not give it"),
-                EventKind.MESSAGE, "m",
-            )
+        self._check_metadata_key(EventKind.MESSAGE, key)
         out = payload
         if self._messages == "redact" and isinstance(payload.get("message"), dict):
             out = {**payload, "message": {**payload["message"], "content": ""}}
@@ -331,6 +319,14 @@ class RecordMasker:
         return Masked(key, value, self._headers(headers, None, None, Tally(), None), EventKind.MESSAGE, None, "m")
 
     # -- parts --------------------------------------------------------------------------------------
+
+    def _check_metadata_key(self, kind: EventKind, key: bytes | None) -> None:
+        """A metadata event passes with its key unchanged: only with the key Debezium gives that kind."""
+        if key is not None and not metadata_key_fits(kind, _Doc(key, "record key", self._schemas).payload):
+            raise _Block(
+                BlockReason(BlockCode.UNCERTAIN_KIND, f"a {kind.value} event with a key Debezium does not give it"),
+                kind, "m" if kind is EventKind.MESSAGE else None,
+            )
 
     def _row_masker(self, plan: TablePlan, doc: _Doc, key_doc: _Doc | None) -> RowMasker:
         if doc.schema_bytes is None:
@@ -389,7 +385,7 @@ class RecordMasker:
         if fields is None:
             if len(self._declared) > 4096:
                 self._declared.clear()
-            names = tuple(str(f.get("field")) for f in (schema or {}).get("fields") or () if isinstance(f, dict))
+            names = tuple(name for name, _ in self._key_struct(schema_bytes, schema).fields)
             fields = self._declared[schema_bytes] = (names, frozenset(names))
         return fields
 
@@ -422,10 +418,16 @@ class RecordMasker:
                     passed.append((f"header {name}", value))
         return out
 
-    @staticmethod
-    def _guard_output(guard: LeakGuard, tally: Tally, table: str | None, passed: list[Carrier]) -> None:
-        """Defence in depth: block the record if a raw value of a masked column is anywhere in its output."""
-        found = guard.scan(tally, passed)
+    def _guard_output(
+        self, tally: Tally, table: str | None, passed: list[Carrier], source: dict[str, Any] | None
+    ) -> None:
+        """Defence in depth: block the record if a raw value of a masked column is anywhere in its output
+        (``passed``: the headers passed as they came; ``source``: the value's source block, if any)."""
+        if self._guard is None:
+            return
+        if source is not None and not source.keys() <= SOURCE_METADATA:  # per record: a payload may carry
+            passed += source_carriers(source)  # more than its schema says
+        found = self._guard.scan(tally, passed)
         if found is not None:
             raise _Block(BlockReason(BlockCode.LEAK_GUARD, found.describe(), table, found.column))
 
