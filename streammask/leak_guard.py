@@ -117,11 +117,10 @@ class LeakGuard:
                     found = self._locate(tally, raw, wheres, texts)
                     if found is not None:
                         return found
-        min_length = self.min_length
         for raw in tally.raw or ():  # what the tally kept besides long strings: big integers, rarer types
             cls = raw.__class__
             if cls is str:
-                if len(raw.encode("utf-8", "surrogatepass")) < min_length or (not escaped and raw not in joined):
+                if self._too_short(raw) or (not escaped and raw not in joined):
                     continue
             elif cls is int and not escaped and str(raw) not in joined:
                 continue
@@ -153,9 +152,7 @@ class LeakGuard:
         whether it must match as a whole number."""
         cls = raw.__class__
         if cls is str:
-            if len(raw) < self.min_length and (
-                raw.isascii() or len(raw.encode("utf-8", "surrogatepass")) < self.min_length
-            ):
+            if self._too_short(raw):
                 return
             whole = raw.isascii() and raw.isdigit()
             yield raw, whole
@@ -182,6 +179,12 @@ class LeakGuard:
                 if item is not None:
                     yield from self._needles(item)
 
+    def _too_short(self, text: str) -> bool:
+        """Fewer than ``min_length`` bytes as UTF-8: such a value matches by chance."""
+        return len(text) < self.min_length and (
+            text.isascii() or len(text.encode("utf-8", "surrogatepass")) < self.min_length
+        )
+
     def _unchanged_by_design(self, value: Any) -> bool:
         """Values a strategy may give back as they are: Debezium's placeholders, infinity and NaN markers,
         text made only of what a masked string keeps (punctuation and spaces), and values too short for
@@ -189,7 +192,7 @@ class LeakGuard:
         one such value to itself now and then, always the same one, which would block it for good."""
         cls = value.__class__
         if cls is str:
-            if len(value.encode("utf-8", "surrogatepass")) < self.min_length:
+            if self._too_short(value):
                 return True
             return (
                 value in self._placeholders or value in INFINITY_TEXTS or value in NON_FINITE_TEXTS

@@ -218,7 +218,7 @@ class RowMasker:
                     exc.column = name
                 raise
             count(stats)
-            if guard:
+            if guard:  # _note_for_guard, inline: this runs per masked value
                 cls = value.__class__
                 if masked.__class__ is not cls or masked != value:
                     if cls is str:
@@ -249,6 +249,27 @@ class RowMasker:
         if declared is not None:
             _raise_first(row, declared, Undeclared)
         _raise_first(row, self._classified, Unclassified)
+
+
+def _note_for_guard(tally: Tally, where: str, name: str, value: Any, masked: Any, guard: int) -> None:
+    """What the leak guard keeps of one masked value: a raw value masking changed, when long enough to
+    search (strings of ``min_chars`` characters in ``raw_text``; big integers, shorter non-ASCII strings
+    and other types in ``raw``), or a STRICT column's value left unchanged."""
+    cls = value.__class__
+    if masked.__class__ is not cls or masked != value:
+        min_chars, below, above = tally.bounds  # type: ignore[attr-defined]
+        if cls is str:
+            if len(value) >= min_chars:
+                tally.raw_text.append(value)  # type: ignore[union-attr]
+            elif not value.isascii():
+                tally.raw.append(value)  # type: ignore[union-attr]
+        elif cls is int:
+            if not below < value < above:
+                tally.raw.append(value)  # type: ignore[union-attr]
+        elif cls is not bool:
+            tally.raw.append(value)  # type: ignore[union-attr]
+    elif guard == STRICT:
+        tally.unchanged.append((where, name, value))  # type: ignore[union-attr]
 
 
 def _raise_first(row: dict[str, Any], allowed: frozenset[str], error: type[Unclassified | Undeclared]) -> None:
@@ -303,10 +324,7 @@ class InferringRowMasker(RowMasker):
                     raise
                 tally.masked.append(entry[1])
                 if tally.raw is not None and entry[1].strategy != "keep":
-                    if masked.__class__ is not value.__class__ or masked != value:
-                        tally.raw.append(value)
-                    elif name not in self.lenient:
-                        tally.unchanged.append((where, name, value))  # type: ignore[union-attr]
+                    _note_for_guard(tally, where, name, value, masked, LENIENT if name in self.lenient else STRICT)
             elif name in plan.passthrough:
                 out[name] = value
             else:
