@@ -9,10 +9,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-import orjson
-
-from streammask.envelope import MetadataTopics, classify, row_struct_schema, split_converter_framing, table_of
-from streammask.errors import MaskingError
+from streammask.codec.base import KEY, VALUE, Codec, RecordContext
+from streammask.codec.connect_json import ConnectJsonCodec
+from streammask.envelope import MetadataTopics, classify, row_struct_schema, table_of
+from streammask.errors import DecodeError, MaskingError
 from streammask.keys import MasterKey
 from streammask.outcome import EventKind
 from streammask.plan import CompiledPolicy
@@ -28,6 +28,7 @@ class CoverageReport:
     not_applicable: dict[tuple[str, str], str] = field(default_factory=dict)
     undecodable: int = 0
     seen_tables: set[str] = field(default_factory=set)
+    wire_format: str = "JSON"
 
     @property
     def ok(self) -> bool:
@@ -41,7 +42,7 @@ class CoverageReport:
         ]
         out += [f"table {t}, column {c}: {why}" for (t, c), why in sorted(self.not_applicable.items())]
         if self.undecodable:
-            out.append(f"{self.undecodable} record(s) could not be decoded as Debezium JSON")
+            out.append(f"{self.undecodable} record(s) could not be decoded as Debezium {self.wire_format}")
         return out
 
 
@@ -53,21 +54,27 @@ def _columns(payload: dict[str, Any]) -> Iterable[str]:
 
 
 def check_sample(
-    loaded: LoadedPolicy, records: Iterable[tuple[str, bytes | None, bytes | None]]
+    loaded: LoadedPolicy, records: Iterable[tuple[str, bytes | None, bytes | None]],
+    value_codec: Codec | None = None, key_codec: Codec | None = None,
 ) -> CoverageReport:
-    """Scan (topic, key, value) records; no key material is needed (types are checked with a throwaway key)."""
+    """Scan (topic, key, value) records, read by the codecs the masker would use (JsonConverter's by
+    default); no key material is needed (types are checked with a throwaway key)."""
     compiled = CompiledPolicy(loaded, MasterKey(os.urandom(32), "check"))
-    report = CoverageReport()
+    values: Codec = value_codec or ConnectJsonCodec()
+    keys = key_codec or values
+    report = CoverageReport(wire_format="Avro" if values.name == "avro" else "JSON")
     topics = MetadataTopics.of(loaded.policy.events)
     for topic, key, value in records:
         report.records += 1
         if value is None:
             continue
+        record = RecordContext(topic, topic)
         try:
-            schema, payload, _ = split_converter_framing(orjson.loads(value))
-        except orjson.JSONDecodeError:
+            doc = values.decode(value, record, VALUE)
+        except DecodeError:
             report.undecodable += 1
             continue
+        schema, payload = doc.schema, doc.payload
         if not isinstance(payload, dict) or classify(payload, schema, topic, topics) is not EventKind.CHANGE:
             continue
         table = table_of(payload.get("source"))
@@ -79,7 +86,7 @@ def check_sample(
             report.unknown_tables[table] += 1
             continue
         columns = set(_columns(payload))
-        key_payload = _key_payload(key)
+        key_payload = _key_payload(keys, record, key)
         columns.update(key_payload)
         for column in sorted(columns):
             if column not in plan.fields and column not in plan.passthrough:
@@ -89,17 +96,17 @@ def check_sample(
             for column, ctype in from_connect_schema(row_schema).fields:
                 if column in plan.fields and (table, column) not in report.not_applicable:
                     try:
-                        plan.compile_column(column, ctype)
+                        plan.compile_column(column, ctype, values.forms)
                     except MaskingError as exc:
                         report.not_applicable[(table, column)] = str(exc)
     return report
 
 
-def _key_payload(key: bytes | None) -> dict[str, Any]:
+def _key_payload(keys: Codec, record: RecordContext, key: bytes | None) -> dict[str, Any]:
     if key is None:
         return {}
     try:
-        _, payload, _ = split_converter_framing(orjson.loads(key))
-    except orjson.JSONDecodeError:
+        payload = keys.decode(key, record, KEY).payload
+    except DecodeError:
         return {}
     return payload if isinstance(payload, dict) else {}

@@ -1,4 +1,5 @@
-"""Debezium event anatomy: converter framing, event classification and the table an event belongs to."""
+"""Debezium event anatomy, on Connect data of any wire format: event classification and the table an event
+belongs to."""
 
 from __future__ import annotations
 
@@ -22,14 +23,6 @@ TRANSACTION_FIELDS = frozenset({"status", "id", "event_count", "data_collections
 # `redo_sql` (log.mining.include.redo.sql).
 SOURCE_ROW_DATA_FIELDS = frozenset({"query", "redo_sql"})
 KEY_HEADERS = frozenset({"__debezium.oldkey", "__debezium.newkey"})
-
-
-def split_converter_framing(doc: Any) -> tuple[dict[str, Any] | None, Any, bool]:
-    """JsonConverter output is {"schema", "payload"} with schemas.enable=true, the bare payload without."""
-    if isinstance(doc, dict) and len(doc) == 2 and "schema" in doc and "payload" in doc:
-        schema = doc["schema"]
-        return (schema if isinstance(schema, dict) else None), doc["payload"], True
-    return None, doc, False
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,6 @@
-"""Masking one Kafka record of Debezium JSON: bytes in, a typed ``Outcome`` out. No Kafka I/O here.
+"""Masking one Kafka record of a Debezium event: bytes in, a typed ``Outcome`` out. No Kafka I/O here, and
+no wire format: a codec (``streammask.codec``) decodes the key and value into Connect data and encodes
+the masked payload back.
 
 Everything that carries row data is masked: ``before``, ``after``, the message key (with exactly the
 transform of the same columns in the value), the ``__debezium.oldkey``/``newkey`` headers, and MySQL's
@@ -10,11 +12,11 @@ Then the leak guard (``leak_guard.py``) checks the record's output for raw value
 from __future__ import annotations
 
 import fnmatch
-from collections.abc import Sequence
+from collections.abc import Hashable
 from typing import Any
 
-import orjson
-
+from streammask.codec.base import KEY, VALUE, Codec, Document, Headers, Part, RecordContext, ValueForms
+from streammask.codec.connect_json import ConnectJsonCodec
 from streammask.envelope import (
     CHANGE_OPS,
     ENVELOPE_FIELDS,
@@ -25,7 +27,6 @@ from streammask.envelope import (
     classify,
     metadata_key_fits,
     row_struct_schema,
-    split_converter_framing,
     table_of,
     tombstone_table_candidates,
 )
@@ -45,8 +46,6 @@ from streammask.plan import (
 from streammask.strategies.base import RowContext
 from streammask.types import ColumnType, from_connect_schema
 
-Headers = Sequence[tuple[str, bytes | None]]
-
 
 class _Block(Exception):
     """Internal: stop masking this record with a reason."""
@@ -57,119 +56,16 @@ class _Block(Exception):
         self.op = op
 
 
-def _loads(data: bytes, what: str) -> Any:
-    try:
-        return orjson.loads(data)
-    except orjson.JSONDecodeError:
-        raise DecodeError(f"{what} is not valid JSON") from None
-
-
-_FRAME_HEAD = b'{"schema":'
-_FRAME_SEP = b',"payload":'
-
-
-class SchemaTexts:
-    """Schema texts already seen, each verified to be one complete JSON object, with its parsed form.
-
-    JsonConverter repeats a byte-identical schema in every message. A text in this cache is a complete
-    JSON object; JSON objects are prefix-free, so when a record starts with ``{"schema":`` followed by a
-    cached text and ``,"payload":``, that text *is* the record's schema and only the payload needs
-    parsing. Anything else takes the full parse.
-    """
-
-    __slots__ = ("_texts", "_recent")
-
-    def __init__(self) -> None:
-        self._texts: dict[bytes, dict[str, Any] | None] = {}
-        self._recent: list[tuple[bytes, bytes, dict[str, Any] | None]] = []
-
-    def find(self, raw: bytes) -> tuple[bytes, dict[str, Any] | None, int] | None:
-        """(schema text, parsed schema, index of the payload separator) when raw is framed as cached."""
-        for prefix, text, schema in self._recent:  # one in-place memcmp each: no slicing, no hashing
-            if raw.startswith(prefix):
-                return (text, schema, len(prefix) - len(_FRAME_SEP)) if raw.endswith(b"}") else None
-        if not raw.startswith(_FRAME_HEAD) or not raw.endswith(b"}"):
-            return None
-        start = len(_FRAME_HEAD)
-        idx = raw.find(_FRAME_SEP, start)
-        while idx != -1:
-            text = raw[start:idx]
-            if text in self._texts:
-                schema = self._texts[text]
-                self._remember(text, schema)
-                return text, schema, idx
-            idx = raw.find(_FRAME_SEP, idx + 1)
-        return None
-
-    def learn(self, raw: bytes, schema: dict[str, Any] | None) -> bytes | None:
-        """After a full parse: find and cache the raw text of the schema; None if not compact-framed."""
-        if not raw.startswith(_FRAME_HEAD):
-            return None
-        idx = raw.find(_FRAME_SEP, len(_FRAME_HEAD))
-        while idx != -1:
-            text = raw[len(_FRAME_HEAD) : idx]
-            try:
-                parsed = orjson.loads(text)
-            except orjson.JSONDecodeError:
-                idx = raw.find(_FRAME_SEP, idx + 1)
-                continue
-            if parsed != schema or not text.startswith((b"{", b"null")):
-                return None
-            if len(self._texts) >= 4096:
-                self._texts.clear()
-            self._texts[text] = schema
-            self._remember(text, schema)
-            return text
-        return None
-
-    def _remember(self, text: bytes, schema: dict[str, Any] | None) -> None:
-        """Keep the framing prefix ``{"schema":<text>,"payload":`` of the four latest texts."""
-        prefix = b"".join((_FRAME_HEAD, text, _FRAME_SEP))
-        self._recent = [(prefix, text, schema), *(r for r in self._recent if r[1] != text)][:4]
-
-
-class _Doc:
-    """One decoded key or value: converter framing, raw schema text (the cache key) and payload."""
-
-    __slots__ = ("framed", "schema", "schema_bytes", "payload", "_compact")
-    schema_bytes: bytes | None
-
-    def __init__(self, data: bytes, what: str, schemas: SchemaTexts) -> None:
-        hit = schemas.find(data)
-        if hit is not None:
-            text, self.schema, idx = hit
-            try:
-                self.payload = orjson.loads(data[idx + len(_FRAME_SEP) : -1])
-            except orjson.JSONDecodeError:
-                hit = None
-            else:
-                self.framed = True
-                self.schema_bytes = text
-                self._compact = True
-        if hit is None:
-            doc = _loads(data, what)
-            self.schema, self.payload, self.framed = split_converter_framing(doc)
-            self.schema_bytes = None
-            self._compact = False
-            if self.framed:
-                if list(doc) == ["schema", "payload"]:
-                    self.schema_bytes = schemas.learn(data, self.schema)
-                    self._compact = self.schema_bytes is not None
-                if self.schema_bytes is None:
-                    self.schema_bytes = orjson.dumps(self.schema)
-
-    def encode(self, payload: Any) -> bytes:
-        if not self.framed:
-            return orjson.dumps(payload)
-        if self._compact and self.schema_bytes is not None:
-            return b"".join((_FRAME_HEAD, self.schema_bytes, _FRAME_SEP, orjson.dumps(payload), b"}"))
-        return orjson.dumps({"schema": self.schema, "payload": payload})
-
-
 class RecordMasker:
-    """Masks records of any table of a compiled policy. Keeps only caches, no per-record state."""
+    """Masks records of any table of a compiled policy. Keeps only caches, no per-record state.
 
-    def __init__(self, compiled: CompiledPolicy) -> None:
+    ``value_codec`` reads and writes values (JsonConverter's by default), ``key_codec`` keys (the value's
+    by default). Key headers (``__debezium.oldkey``/``newkey``) are JSON, as Connect's default header
+    converter writes a struct."""
+
+    def __init__(
+        self, compiled: CompiledPolicy, value_codec: Codec | None = None, key_codec: Codec | None = None
+    ) -> None:
         self.compiled = compiled
         self._plans = compiled.tables
         policy = compiled.loaded.policy
@@ -178,21 +74,32 @@ class RecordMasker:
         self._topics = MetadataTopics.of(policy.events)
         self._header_patterns = tuple(policy.headers.passthrough)
         self._header_keep: dict[str, bool] = {}
-        self._structs: dict[bytes, ColumnType | None] = {}
-        self._declared: dict[bytes, tuple[tuple[str, ...], frozenset[str]]] = {}
-        self._schemas = SchemaTexts()
+        self._structs: dict[Hashable, ColumnType | None] = {}
+        self._declared: dict[Hashable, tuple[tuple[str, ...], frozenset[str]]] = {}
+        self._values: Codec = value_codec or ConnectJsonCodec()
+        self._keys: Codec = key_codec or self._values
+        self._header_keys: Codec = (
+            self._keys if isinstance(self._keys, ConnectJsonCodec) else
+            self._values if isinstance(self._values, ConnectJsonCodec) else ConnectJsonCodec()
+        )
         guard = policy.leak_guard
         self._guard = LeakGuard(guard.min_length, compiled.placeholders) if guard.enabled else None
 
     # -- public -------------------------------------------------------------------------------------
 
-    def mask(self, topic: str, key: bytes | None, value: bytes | None, headers: Headers | None = None) -> Outcome:
+    def mask(
+        self, topic: str, key: bytes | None, value: bytes | None, headers: Headers | None = None,
+        target_topic: str | None = None,
+    ) -> Outcome:
+        """The outcome of one record of ``topic``, bound for ``target_topic`` (default: the same name; a
+        schema registry names the target's subjects after it)."""
         tally = Tally() if self._guard is None else GuardedTally(self._guard.bounds)
         table: str | None = None
+        record = RecordContext(topic, target_topic or topic, headers or ())
         try:
             if value is None:
-                return self._tombstone(topic, key, headers or (), tally)
-            doc = _Doc(value, "record value", self._schemas)
+                return self._tombstone(record, key, tally)
+            doc = self._values.decode(value, record, VALUE)
             payload = doc.payload
             if not isinstance(payload, dict):
                 raise _Block(BlockReason(BlockCode.NOT_DEBEZIUM, "record value is not a Debezium event object"))
@@ -203,17 +110,17 @@ class RecordMasker:
                 raise _Block(BlockReason(BlockCode.UNCERTAIN_KIND, f"event kind uncertain: {kind.why}"))
             if kind is EventKind.CHANGE:
                 table = table_of(payload.get("source"))
-                return self._change(table, key, doc, payload, headers or (), tally)
+                return self._change(table, record, key, doc, payload, tally)
             if kind is EventKind.MESSAGE:
-                return self._message(key, doc, payload, headers or ())
+                return self._message(record, key, doc, payload)
             if kind is EventKind.SCHEMA_CHANGE and self._schema_changes != "pass":
                 raise _Block(
                     BlockReason(BlockCode.SCHEMA_CHANGE, "schema-change events are blocked (events.schema_changes)"),
                     kind,
                 )
             # heartbeat, transaction metadata, allowed schema change: no row data, bytes unchanged
-            self._check_metadata_key(kind, key)
-            return Masked(key, value, self._headers(headers or (), None, None, tally, None), kind)
+            self._check_metadata_key(kind, record, key)
+            return Masked(key, value, self._headers(record, None, None, tally, None), kind)
         except _Block as blocked:
             return Blocked(blocked.reason, blocked.kind, blocked.op)
         except Unclassified as exc:
@@ -240,7 +147,8 @@ class RecordMasker:
     # -- event kinds --------------------------------------------------------------------------------
 
     def _change(
-        self, table: str | None, key: bytes | None, doc: _Doc, payload: dict[str, Any], headers: Headers, tally: Tally,
+        self, table: str | None, record: RecordContext, key: bytes | None, doc: Document, payload: dict[str, Any],
+        tally: Tally,
     ) -> Outcome:
         op = payload.get("op")
         if op not in CHANGE_OPS:
@@ -258,7 +166,7 @@ class RecordMasker:
                 EventKind.CHANGE, op,
             )
         before, after = payload.get("before"), payload.get("after")
-        key_doc = None if key is None else _Doc(key, "record key", self._schemas)
+        key_doc = None if key is None else self._keys.decode(key, record, KEY)
         row_masker = self._row_masker(plan, doc, key_doc)
         out = payload  # freshly parsed and ours: masked in place; raw rows stay referenced above
         if before is not None:
@@ -272,9 +180,11 @@ class RecordMasker:
             out["source"] = {k: (None if k in SOURCE_ROW_DATA_FIELDS else v) for k, v in source.items()}
         masked_key = None
         if key_doc is not None:  # the key's columns are masked by the row's masker: key and row always agree
-            masked_key = self._mask_key(plan, key_doc, tally, RowContext(key_doc.payload, after, before), row_masker)
+            masked_key = self._mask_key(
+                plan, key_doc, self._keys.forms, tally, RowContext(key_doc.payload, after, before), row_masker
+            )
         passed: list[Carrier] = []
-        new_headers = self._headers(headers, plan, row_masker, tally, passed) if headers else []
+        new_headers = self._headers(record, plan, row_masker, tally, passed) if record.headers else []
         value = doc.encode(out)
         self._guard_output(tally, table, passed, out["source"])
         ts_ms = source.get("ts_ms")
@@ -283,16 +193,16 @@ class RecordMasker:
             tally.masked, ts_ms if ts_ms.__class__ is int else None, tally.placeholders,
         )
 
-    def _tombstone(self, topic: str, key: bytes | None, headers: Headers, tally: Tally) -> Outcome:
+    def _tombstone(self, record: RecordContext, key: bytes | None, tally: Tally) -> Outcome:
         if key is None:
-            return Masked(None, None, self._headers(headers, None, None, tally, None), EventKind.TOMBSTONE)
-        key_doc = _Doc(key, "record key", self._schemas)
-        for table in tombstone_table_candidates(topic, key_doc.schema):
+            return Masked(None, None, self._headers(record, None, None, tally, None), EventKind.TOMBSTONE)
+        key_doc = self._keys.decode(key, record, KEY)
+        for table in tombstone_table_candidates(record.source_topic, key_doc.schema):
             plan = self.compiled.table(table)
             if plan is not None:
-                masked_key = self._mask_key(plan, key_doc, tally, RowContext(key_doc.payload), None)
+                masked_key = self._mask_key(plan, key_doc, self._keys.forms, tally, RowContext(key_doc.payload), None)
                 passed: list[Carrier] = []
-                new_headers = self._headers(headers, plan, None, tally, passed)
+                new_headers = self._headers(record, plan, None, tally, passed)
                 self._guard_output(tally, table, passed, None)
                 return Masked(
                     masked_key, None, new_headers, EventKind.TOMBSTONE, table, None, tally.masked, None,
@@ -305,109 +215,116 @@ class RecordMasker:
             EventKind.TOMBSTONE,
         )
 
-    def _message(self, key: bytes | None, doc: _Doc, payload: dict[str, Any], headers: Headers) -> Outcome:
+    def _message(self, record: RecordContext, key: bytes | None, doc: Document, payload: dict[str, Any]) -> Outcome:
         if self._messages == "block":
             raise _Block(
                 BlockReason(BlockCode.MESSAGE, "logical decoding messages are blocked (events.messages)"),
                 EventKind.MESSAGE, "m",
             )
-        self._check_metadata_key(EventKind.MESSAGE, key)
+        self._check_metadata_key(EventKind.MESSAGE, record, key)
         out = payload
         if self._messages == "redact" and isinstance(payload.get("message"), dict):
             out = {**payload, "message": {**payload["message"], "content": ""}}
         value = doc.encode(out)
-        return Masked(key, value, self._headers(headers, None, None, Tally(), None), EventKind.MESSAGE, None, "m")
+        return Masked(key, value, self._headers(record, None, None, Tally(), None), EventKind.MESSAGE, None, "m")
 
     # -- parts --------------------------------------------------------------------------------------
 
-    def _check_metadata_key(self, kind: EventKind, key: bytes | None) -> None:
+    def _check_metadata_key(self, kind: EventKind, record: RecordContext, key: bytes | None) -> None:
         """A metadata event passes with its key unchanged: only with the key Debezium gives that kind."""
-        if key is not None and not metadata_key_fits(kind, _Doc(key, "record key", self._schemas).payload):
+        if key is not None and not metadata_key_fits(kind, self._keys.decode(key, record, KEY).payload):
             raise _Block(
                 BlockReason(BlockCode.UNCERTAIN_KIND, f"a {kind.value} event with a key Debezium does not give it"),
                 kind, "m" if kind is EventKind.MESSAGE else None,
             )
 
-    def _row_masker(self, plan: TablePlan, doc: _Doc, key_doc: _Doc | None) -> RowMasker:
-        if doc.schema_bytes is None:
-            if key_doc is not None and key_doc.schema_bytes is not None and isinstance(key_doc.payload, dict):
-                key_struct = self._key_struct(key_doc.schema_bytes, key_doc.schema)
-                return plan.hinted_row_masker(key_doc.schema_bytes, key_struct)
-            return plan.row_masker(None, None)
-        struct = self._structs.get(doc.schema_bytes)
-        if struct is None and doc.schema_bytes not in self._structs:
+    def _row_masker(self, plan: TablePlan, doc: Document, key_doc: Document | None) -> RowMasker:
+        forms = self._values.forms
+        schema_key = doc.schema_key
+        if schema_key is None:
+            if key_doc is not None and key_doc.schema_key is not None and isinstance(key_doc.payload, dict):
+                key_struct = self._key_struct(key_doc.schema_key, key_doc.schema)
+                return plan.hinted_row_masker(key_doc.schema_key, key_struct, forms)
+            return plan.row_masker(None, None, forms)
+        struct = self._structs.get(schema_key)
+        if struct is None and schema_key not in self._structs:
             row_schema = row_struct_schema(doc.schema)
             struct = from_connect_schema(row_schema) if row_schema else None
             if len(self._structs) > 4096:
                 self._structs.clear()
-            self._structs[doc.schema_bytes] = struct
-        return plan.row_masker(doc.schema_bytes, struct)
+            self._structs[schema_key] = struct
+        return plan.row_masker(schema_key, struct, forms)
 
     def _mask_key(
-        self, plan: TablePlan, key_doc: _Doc, tally: Tally, ctx: RowContext, row_masker: RowMasker | None,
-        where: str = "key field",
+        self, plan: TablePlan, key_doc: Document, forms: ValueForms, tally: Tally, ctx: RowContext,
+        row_masker: RowMasker | None, where: str = "key field",
     ) -> bytes:
-        """The masked key. With the event's ``row_masker``, key columns get exactly the transform of the
-        same columns in the row, types and parameters from the value schema (``column.propagate.source.type``
-        parameters are in the value schema only); a tombstone has no row, so its key is masked with the
-        key's own schema. ``ctx``: the rows a ``shift`` entity may be read from."""
+        """The masked key (its values in ``forms``). With the event's ``row_masker``, key columns get exactly
+        the transform of the same columns in the row, types and parameters from the value schema
+        (``column.propagate.source.type`` parameters are in the value schema only); a tombstone has no row,
+        so its key is masked with the key's own schema. ``ctx``: the rows a ``shift`` entity may be read
+        from."""
         payload = key_doc.payload
         if payload is None:
             return key_doc.encode(None)
         if not isinstance(payload, dict):
             raise _Block(BlockReason(BlockCode.NOT_DEBEZIUM, "record key is not a JSON struct", plan.table))
+        schema_key = key_doc.schema_key
         if row_masker is None:  # a tombstone: the key schema's own types
-            masker = self._key_masker(plan, key_doc)
-        elif key_doc.schema_bytes is not None:  # the row's transforms for the fields the key schema declares
-            names, declared = self._key_fields(key_doc.schema_bytes, key_doc.schema)
-            masker = row_masker.narrowed(key_doc.schema_bytes, names, declared)
+            masker = self._key_masker(plan, key_doc, forms)
+        elif schema_key is not None:  # the row's transforms for the fields the key schema declares
+            names, declared = self._key_fields(schema_key, key_doc.schema)
+            masker = row_masker.narrowed(schema_key, names, declared, forms)
             if masker is row_masker and not payload.keys() <= declared:  # (a row read without a schema)
                 raise Undeclared(next(name for name in payload if name not in declared))
         else:
             names = tuple(payload)
-            masker = row_masker.narrowed(names, names)
+            masker = row_masker.narrowed(names, names, None, forms)
         return key_doc.encode(masker.mask(payload, ctx, tally, where))
 
-    def _key_masker(self, plan: TablePlan, key_doc: _Doc) -> RowMasker:
-        if key_doc.schema_bytes is None:
-            return plan.row_masker(None, None)
-        return plan.row_masker(key_doc.schema_bytes, self._key_struct(key_doc.schema_bytes, key_doc.schema))
+    def _key_masker(self, plan: TablePlan, key_doc: Document, forms: ValueForms) -> RowMasker:
+        if key_doc.schema_key is None:
+            return plan.row_masker(None, None, forms)
+        return plan.row_masker(key_doc.schema_key, self._key_struct(key_doc.schema_key, key_doc.schema), forms)
 
-    def _key_struct(self, schema_bytes: bytes, schema: dict[str, Any] | None) -> ColumnType:
-        struct = self._structs.get(schema_bytes)
+    def _key_struct(self, schema_key: Hashable, schema: dict[str, Any] | None) -> ColumnType:
+        struct = self._structs.get(schema_key)
         if struct is None:
-            struct = self._structs[schema_bytes] = from_connect_schema(schema or {})
+            struct = self._structs[schema_key] = from_connect_schema(schema or {})
         return struct
 
-    def _key_fields(self, schema_bytes: bytes, schema: dict[str, Any] | None) -> tuple[tuple[str, ...], frozenset[str]]:
-        """The fields a key schema declares, in order and as a set (cached per schema text)."""
-        fields = self._declared.get(schema_bytes)
+    def _key_fields(
+        self, schema_key: Hashable, schema: dict[str, Any] | None
+    ) -> tuple[tuple[str, ...], frozenset[str]]:
+        """The fields a key schema declares, in order and as a set (cached per schema)."""
+        fields = self._declared.get(schema_key)
         if fields is None:
             if len(self._declared) > 4096:
                 self._declared.clear()
-            names = tuple(name for name, _ in self._key_struct(schema_bytes, schema).fields)
-            fields = self._declared[schema_bytes] = (names, frozenset(names))
+            names = tuple(name for name, _ in self._key_struct(schema_key, schema).fields)
+            fields = self._declared[schema_key] = (names, frozenset(names))
         return fields
 
     def _headers(
-        self, headers: Headers, plan: TablePlan | None, row_masker: RowMasker | None, tally: Tally,
+        self, record: RecordContext, plan: TablePlan | None, row_masker: RowMasker | None, tally: Tally,
         passed: list[Carrier] | None,
     ) -> list[tuple[str, bytes | None]]:
         """Key headers masked like the key, passthrough headers as they are, the rest dropped. ``passed``
         collects the passed headers for the leak guard (a key header's passthrough columns it finds in the
         tally)."""
         out: list[tuple[str, bytes | None]] = []
-        for name, value in headers:
+        for name, value in record.headers:
             if name in KEY_HEADERS:
                 if plan is None or value is None:
                     continue  # no table to mask it with: dropped, never passed raw
                 try:
-                    header_doc = _Doc(value, f"header {name}", self._schemas)
+                    header_doc = self._header_keys.decode(value, record, Part(True, f"header {name}"))
                     # The key of another row (the one before or after a primary-key change): only its own
                     # columns can feed a shift entity; where they cannot, the header is dropped. A value
                     # that cannot be masked blocks the record, as in the key itself.
                     masked = self._mask_key(
-                        plan, header_doc, tally, RowContext(header_doc.payload), row_masker, f"header {name} field"
+                        plan, header_doc, self._header_keys.forms, tally, RowContext(header_doc.payload),
+                        row_masker, f"header {name} field",
                     )
                 except (DecodeError, EntityUnavailable):
                     continue

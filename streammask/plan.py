@@ -1,6 +1,7 @@
 """A policy compiled for masking: per table, per row schema, one transform per column.
 
-``TablePlan.row_masker(schema)`` compiles (and caches) a ``RowMasker`` for one Connect struct schema;
+``TablePlan.row_masker(schema, forms)`` compiles (and caches) a ``RowMasker`` for one Connect struct
+schema and a wire format's value forms (strategies see plain values: ``codec.base.ValueForms``);
 without a schema, types are inferred per value. A row column the policy does not classify raises
 ``Unclassified``, one the schema does not declare ``Undeclared`` (the record is blocked); a
 transform's failure raises ``MaskingError``. Debezium's placeholders pass every column unchanged.
@@ -11,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Hashable, Sequence
 from typing import Any, NamedTuple
 
+from streammask.codec.base import ValueForms
 from streammask.errors import MaskingError, StreamMaskError
 from streammask.keys import MasterKey
 from streammask.placeholders import Placeholders
@@ -110,7 +112,7 @@ class RowMasker:
 
     __slots__ = ("_columns", "_classified", "_declared", "_key_declared", "_for_key", "_allowed", "_entries",
                  "_guarded_entries", "guarded", "masked_columns", "lenient", "passthrough", "_placeholders", "_types",
-                 "_narrowed")
+                 "_narrowed", "_plan", "_forms")
 
     def __init__(
         self,
@@ -123,8 +125,12 @@ class RowMasker:
         key_declared: frozenset[str] | None = None,
         classified: frozenset[str] | None = None,
         for_key: bool = False,
+        plan: TablePlan | None = None,
+        forms: ValueForms | None = None,
     ) -> None:
         types = types or {}
+        self._plan = plan  # what compiled ``columns`` for ``forms``: a key in another format recompiles
+        self._forms = forms
         self._columns = columns
         here = frozenset(columns) | passthrough  # what this masker masks or passes
         self._classified = here if classified is None else classified  # what the policy classifies
@@ -154,20 +160,27 @@ class RowMasker:
         self._narrowed: dict[Hashable, RowMasker] = {}
 
     def narrowed(
-        self, cache_key: Hashable, names: Sequence[str], key_declared: frozenset[str] | None = None
+        self, cache_key: Hashable, names: Sequence[str], key_declared: frozenset[str] | None = None,
+        forms: ValueForms | None = None,
     ) -> RowMasker:
         """This masker's own transforms for ``names`` only (a key's columns; ``key_declared``: the fields
-        its schema declares), cached under ``cache_key`` (the key schema's text, or the names): the key is
-        masked exactly like the row, without a pass over every other column of the table for each key."""
+        its schema declares), cached under ``cache_key`` (the key schema's identity, or the names): the key
+        is masked exactly like the row, without a pass over every other column of the table for each key.
+        A key in another wire format (``forms``) gets the same transforms for its own value forms."""
+        if forms is not None and forms is not self._forms:
+            cache_key = (cache_key, forms)  # a key in another wire format than the row's (rare)
         masker = self._narrowed.get(cache_key)
         if masker is None:
             if len(self._narrowed) >= _SCHEMA_CACHE_LIMIT:
                 self._narrowed.clear()
             columns = {name: entry for name, entry in self._columns.items() if name in names}
+            if forms is not self._forms and self._plan is not None and forms is not None:
+                plan = self._plan
+                columns = {name: plan.compile_column(name, self._types[name], forms) for name in columns}
             passthrough = frozenset(name for name in self.passthrough if name in names)
             masker = self._narrowed[cache_key] = RowMasker(
                 columns, passthrough, self._placeholders, self._declared, self._types, self.lenient,
-                key_declared, self._classified, True,
+                key_declared, self._classified, True, self._plan, forms or self._forms,
             )
         return masker
 
@@ -283,24 +296,28 @@ class InferringRowMasker(RowMasker):
     type ``hints`` give (the key's schema, when only the key carries one: key columns are then masked
     by their declared type in the row as in the key, so the two agree and the key stays valid)."""
 
-    __slots__ = ("_plan", "_by_type", "_hints")
+    __slots__ = ("_by_type", "_hints")
 
-    def __init__(self, plan: TablePlan, hints: dict[str, ColumnType] | None = None) -> None:
-        super().__init__({}, plan.passthrough, plan.placeholders)
+    def __init__(self, plan: TablePlan, forms: ValueForms, hints: dict[str, ColumnType] | None = None) -> None:
+        super().__init__({}, plan.passthrough, plan.placeholders, plan=plan, forms=forms)
         self._hints = hints or {}
         self.masked_columns = plan.stats  # any masked column of the table may come
         self.guarded = tuple(c for c, f in plan.fields.items() if f.strategy != "keep")
         self.lenient = frozenset(c for c, f in plan.fields.items() if f.strategy in _LENIENT_STRATEGIES)
-        self._plan = plan
         self._by_type: dict[tuple[str, type, type | None], tuple[Transform, ColumnStats]] = {}
 
     def narrowed(
-        self, cache_key: Hashable, names: Sequence[str], key_declared: frozenset[str] | None = None
+        self, cache_key: Hashable, names: Sequence[str], key_declared: frozenset[str] | None = None,
+        forms: ValueForms | None = None,
     ) -> RowMasker:
-        return self  # compiles per column as it meets them anyway (a key's own schema is checked apart)
+        """Itself: it compiles per column as it meets them anyway (a key's own schema is checked apart);
+        inferred types hold no bytes or decimals, so value forms do not matter."""
+        return self
 
     def mask(self, row: dict[str, Any], ctx: RowContext, tally: Tally, where: str = "row") -> dict[str, Any]:
         plan = self._plan
+        forms = self._forms
+        assert plan is not None and forms is not None
         placeholder = self._placeholders.matches
         out: dict[str, Any] = {}
         for name, value in row.items():
@@ -315,7 +332,9 @@ class InferringRowMasker(RowMasker):
                 key = (name, type(value), _element_type(value))
                 entry = self._by_type.get(key)
                 if entry is None:
-                    entry = self._by_type[key] = plan.compile_column(name, self._hints.get(name) or infer(value))
+                    entry = self._by_type[key] = plan.compile_column(
+                        name, self._hints.get(name) or infer(value), forms
+                    )
                 try:
                     masked = out[name] = entry[0](value, ctx)
                 except MaskingError as exc:
@@ -381,19 +400,20 @@ class TablePlan:
         self.classified = frozenset(self.fields) | self.passthrough
         self.stats = {c: ColumnStats(table, c, f.strategy) for c, f in self.fields.items()}
         self._key = key
-        self._by_schema: dict[bytes, RowMasker] = {}
-        self._by_column: dict[tuple[str, ColumnType], tuple[Transform, ColumnStats]] = {}
-        self._inferring = InferringRowMasker(self)
-        self._hinted: dict[bytes, RowMasker] = {}
+        self._by_schema: dict[ValueForms, dict[Hashable, RowMasker]] = {}
+        self._by_column: dict[tuple[str, ColumnType, ValueForms], tuple[Transform, ColumnStats]] = {}
+        self._inferring: dict[ValueForms, RowMasker] = {}
+        self._hinted: dict[tuple[Hashable, ValueForms], RowMasker] = {}
 
-    def compile_column(self, column: str, ctype: ColumnType) -> tuple[Transform, ColumnStats]:
-        """The transform for one column of one type; shared by the key and the value schema."""
-        cached = self._by_column.get((column, ctype))
+    def compile_column(self, column: str, ctype: ColumnType, forms: ValueForms) -> tuple[Transform, ColumnStats]:
+        """The transform of wire values in ``forms`` for one column of one type; shared by the key and the
+        value schema."""
+        cached = self._by_column.get((column, ctype, forms))
         if cached is None:
-            cached = self._by_column[(column, ctype)] = self._compile_column(column, ctype)
+            cached = self._by_column[(column, ctype, forms)] = self._compile_column(column, ctype, forms)
         return cached
 
-    def _compile_column(self, column: str, ctype: ColumnType) -> tuple[Transform, ColumnStats]:
+    def _compile_column(self, column: str, ctype: ColumnType, forms: ValueForms) -> tuple[Transform, ColumnStats]:
         options = self.fields[column]
         strategy = STRATEGIES[options.strategy]
         target = ctype
@@ -412,43 +432,53 @@ class TablePlan:
             column=column,
             entity_domain=lambda c: entity_domain_of(self.loaded.policy, self.table, c),
         )
-        transform = strategy.compile(options, target, ctx)
+        transform = forms.wrap(
+            target, strategy.compile(options, target, ctx),
+            reads=getattr(strategy, "reads_value", True), writes=getattr(strategy, "writes_value", True),
+        )
         if target is not ctype:
             transform = _elementwise(transform)
         return transform, self.stats[column]
 
-    def hinted_row_masker(self, key_schema: bytes, key_struct: ColumnType) -> RowMasker:
+    def hinted_row_masker(self, key_schema: Hashable, key_struct: ColumnType, forms: ValueForms) -> RowMasker:
         """The masker for rows without a schema whose key has one: key columns take the key's types."""
-        masker = self._hinted.get(key_schema)
+        masker = self._hinted.get((key_schema, forms))
         if masker is None:
             if len(self._hinted) >= _SCHEMA_CACHE_LIMIT:
                 self._hinted.clear()
-            masker = self._hinted[key_schema] = InferringRowMasker(self, dict(key_struct.fields))
+            masker = self._hinted[(key_schema, forms)] = InferringRowMasker(self, forms, dict(key_struct.fields))
         return masker
 
-    def row_masker(self, schema_key: bytes | None, struct: ColumnType | None) -> RowMasker:
-        """The masker for rows of ``struct`` (cached under ``schema_key``); None means schemaless."""
+    def row_masker(self, schema_key: Hashable | None, struct: ColumnType | None, forms: ValueForms) -> RowMasker:
+        """The masker for rows of ``struct`` in ``forms`` (cached under ``schema_key``); None: schemaless."""
         if struct is None or schema_key is None:
-            return self._inferring
-        masker = self._by_schema.get(schema_key)
+            masker = self._inferring.get(forms)
+            if masker is None:
+                masker = self._inferring[forms] = InferringRowMasker(self, forms)
+            return masker
+        by_schema = self._by_schema.get(forms)
+        if by_schema is None:
+            by_schema = self._by_schema[forms] = {}
+        masker = by_schema.get(schema_key)
         if masker is None:
-            masker = self._compile(struct)
-            if len(self._by_schema) >= _SCHEMA_CACHE_LIMIT:
-                self._by_schema.clear()
-            self._by_schema[schema_key] = masker
+            masker = self._compile(struct, forms)
+            if len(by_schema) >= _SCHEMA_CACHE_LIMIT:
+                by_schema.clear()
+            by_schema[schema_key] = masker
         return masker
 
-    def _compile(self, struct: ColumnType) -> RowMasker:
+    def _compile(self, struct: ColumnType, forms: ValueForms) -> RowMasker:
         columns: dict[str, tuple[Transform, ColumnStats]] = {}
         for name, ctype in struct.fields:
             if name in self.fields:
-                columns[name] = self.compile_column(name, ctype)
+                columns[name] = self.compile_column(name, ctype, forms)
         declared = frozenset(name for name, _ in struct.fields)
         lenient = frozenset(
             name for name, ctype in struct.fields if name in columns and output_may_equal_raw(self.fields[name], ctype)
         )
         return RowMasker(
-            columns, self.passthrough, self.placeholders, declared, dict(struct.fields), lenient, None, self.classified
+            columns, self.passthrough, self.placeholders, declared, dict(struct.fields), lenient, None, self.classified,
+            False, self, forms,
         )
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any
+from typing import Any, NamedTuple
 
 # Logical / semantic type names, as Kafka Connect and Debezium put them in ``schema.name``.
 DECIMAL = "org.apache.kafka.connect.data.Decimal"
@@ -53,6 +53,14 @@ def natural_int_range(value: int) -> tuple[int, int]:
     return INT_RANGES["int64"]
 
 
+class VariableDecimal(NamedTuple):
+    """Debezium's VariableScaleDecimal (a {scale, value} struct) as strategies read and return it,
+    whatever the wire format holds its unscaled bytes as."""
+
+    unscaled: int
+    scale: int
+
+
 class Kind(Enum):
     """What a column holds, as far as masking is concerned."""
 
@@ -60,9 +68,9 @@ class Kind(Enum):
     FLOAT = "float"
     BOOLEAN = "boolean"
     STRING = "string"
-    BYTES = "bytes"
-    DECIMAL = "decimal"  # Connect Decimal: base64 big-endian unscaled bytes, `scale` parameter
-    VARIABLE_DECIMAL = "variable-decimal"  # struct {scale, value}
+    BYTES = "bytes"  # strategies see bytes
+    DECIMAL = "decimal"  # Connect Decimal, `scale` parameter; strategies see the unscaled int
+    VARIABLE_DECIMAL = "variable-decimal"  # struct {scale, value}; strategies see a VariableDecimal
     DATE = "date"  # int32 days since epoch
     TIMESTAMP = "timestamp"  # int64 since epoch: ms, us or ns (see TimeUnit)
     ZONED_TIMESTAMP = "zoned-timestamp"  # ISO-8601 string with offset

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from streammask.codec.connect_json import FORMS
 from streammask.keys import MasterKey
 from streammask.strategies import STRATEGIES
 from streammask.strategies.base import CompileContext, Transform
@@ -52,7 +53,11 @@ def compile_transform(
     entity_domain: Callable[[str], str] | str | None = None,
     **options: Any,
 ) -> Transform:
-    """``STRATEGIES[strategy].compile(Options(strategy=..., **options), column_type, ctx)``."""
+    """``STRATEGIES[strategy].compile(Options(strategy=..., **options), column_type, ctx)``, reading and
+    writing values as JsonConverter holds them (the plan wraps every transform so)."""
     impl = STRATEGIES[strategy]
     opts = impl.Options(strategy=strategy, **options)
-    return impl.compile(opts, column_type, compile_ctx(key, table, column, entity_domain))
+    transform = impl.compile(opts, column_type, compile_ctx(key, table, column, entity_domain))
+    return FORMS.wrap(
+        column_type, transform, getattr(impl, "reads_value", True), getattr(impl, "writes_value", True)
+    )

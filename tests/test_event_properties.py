@@ -46,6 +46,8 @@ from hypothesis import strategies as st
 
 import streammask
 from streammask import fakes
+from streammask.codec.connect_json import encode_bytes as b64encode
+from streammask.codec.connect_json import encode_unscaled
 from streammask.keys import MasterKey
 from streammask.leak_guard import SOURCE_METADATA
 from streammask.masker import RecordMasker
@@ -55,7 +57,6 @@ from streammask.plan import CompiledPolicy
 from streammask.policy.loader import parse_policy
 from streammask.special import INFINITY_TEXTS, INFINITY_TIMESTAMPS, NON_FINITE_TEXTS
 from streammask.strategies import STRATEGIES
-from streammask.strategies.base import b64encode, encode_unscaled
 from streammask.strategies.charclass import is_structure
 from streammask.strategies.shapes import Shape, detect
 from streammask.types import DECIMAL, ENUM, Kind, from_connect_schema

@@ -19,6 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from streammask import fakes
+from streammask.codec.connect_json import encode_bytes as b64encode
 from streammask.errors import MaskingError
 from streammask.keys import MasterKey
 from streammask.masker import RecordMasker
@@ -26,7 +27,7 @@ from streammask.outcome import Masked
 from streammask.plan import CompiledPolicy
 from streammask.policy import parse_policy
 from streammask.special import INFINITY_TIMESTAMPS
-from streammask.strategies.base import RowContext, b64encode
+from streammask.strategies.base import RowContext
 from streammask.strategies.charclass import any_alphabet, carries_text, is_structure
 from streammask.strategies.shapes import Shape, detect
 from streammask.types import (

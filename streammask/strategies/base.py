@@ -3,11 +3,12 @@
 A strategy is a class with a ``name``, an ``Options`` pydantic model (its policy entry), ``accepts``
 (which column kinds it can mask) and ``compile`` (options + column type -> a pure value transform).
 Transforms never see nulls (the plan keeps null as null) and raise ``MaskingError`` without the value.
+They see plain values, never a wire format: bytes as ``bytes``, a Decimal as its unscaled ``int`` (the
+scale is the column's), a VariableScaleDecimal as a ``VariableDecimal`` (``streammask.codec`` converts).
 """
 
 from __future__ import annotations
 
-import binascii
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol
@@ -67,6 +68,9 @@ class CompileContext:
 
 
 class Strategy(Protocol):
+    """A strategy may also say ``reads_value = False`` (it replaces values unread) or ``writes_value =
+    False`` (it passes them as they came): the plan then skips the wire-to-plain conversion."""
+
     name: ClassVar[str]
     Options: ClassVar[type[StrategyOptions]]
 
@@ -84,12 +88,6 @@ class AcceptsKinds:
         return column.kind in self.kinds
 
 
-def encode_unscaled(unscaled: int) -> str:
-    """A Connect Decimal's bytes: big-endian two's complement of the unscaled value, as base64."""
-    raw = unscaled.to_bytes((unscaled.bit_length() + 8) // 8, "big", signed=True)
-    return binascii.b2a_base64(raw, newline=False).decode()  # b64encode(), inlined: a hot path
-
-
 def canonical_bytes(value: Any) -> bytes:
     """The bytes a keyed function reads for a value: ints and strings alike by their text."""
     if isinstance(value, str):
@@ -101,20 +99,6 @@ def canonical_bytes(value: Any) -> bytes:
     import orjson
 
     return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
-
-
-def b64decode(value: Any, column: str) -> bytes:
-    """Connect bytes are base64 text; strict: anything else is an error, not silently skipped."""
-    if value.__class__ is not str:
-        raise MaskingError("bytes value is not a base64 string", column=column)
-    try:
-        return binascii.a2b_base64(value, strict_mode=True)
-    except (binascii.Error, ValueError):
-        raise MaskingError("bytes value is not valid base64", column=column) from None
-
-
-def b64encode(data: bytes) -> str:
-    return binascii.b2a_base64(data, newline=False).decode()
 
 
 def require(cond: bool, message: str, column: str) -> None:

@@ -29,11 +29,9 @@ from streammask.strategies.base import (
     RowContext,
     StrategyOptions,
     Transform,
-    b64decode,
-    encode_unscaled,
     expect_type,
 )
-from streammask.types import ColumnType, Kind
+from streammask.types import ColumnType, Kind, VariableDecimal
 
 # Numeric text as PostgreSQL and MySQL print a decimal (BigDecimal.toPlainString): no exponent, no '+'.
 _NUMERIC_TEXT = re.compile(r"(-?)([0-9]+)(?:\.([0-9]+))?")
@@ -131,31 +129,24 @@ class Bucket(AcceptsKinds):
             if step_unscaled is not None and step_unscaled == step_unscaled.to_integral_value():
                 int_step = int(step_unscaled)  # exact integer arithmetic on the unscaled value
 
-                def bucket_decimal_fast(value: Any, row: RowContext) -> Any:
-                    unscaled = int.from_bytes(b64decode(value, name), "big", signed=True)
+                def bucket_decimal_fast(unscaled: int, row: RowContext) -> int:
                     banded = unscaled // int_step * int_step
                     if most is not None and not -most <= banded <= most:
                         banded = min(most, max(-most, banded))
-                    return encode_unscaled(banded)
+                    return banded
 
                 return bucket_decimal_fast
 
             ten_scale = Fraction(10) ** scale
 
-            def bucket_decimal(value: Any, row: RowContext) -> Any:
-                unscaled = int.from_bytes(b64decode(value, name), "big", signed=True)
-                return encode_unscaled(clamp(math.floor(exact_floor(unscaled / ten_scale) * ten_scale)))
+            def bucket_decimal(unscaled: int, row: RowContext) -> int:
+                return clamp(math.floor(exact_floor(unscaled / ten_scale) * ten_scale))
 
             return bucket_decimal
 
-        def bucket_variable(value: Any, row: RowContext) -> Any:
-            if not isinstance(value, dict) or not isinstance(value.get("scale"), int):
-                raise MaskingError("VariableScaleDecimal value is not a {scale, value} struct", column=name)
-            scale = value["scale"]
-            unscaled = int.from_bytes(b64decode(value.get("value"), name), "big", signed=True)
-            ten_scale = Fraction(10) ** scale
-            out = math.floor(exact_floor(unscaled / ten_scale) * ten_scale)
-            return {**value, "value": encode_unscaled(out)}
+        def bucket_variable(value: VariableDecimal, row: RowContext) -> VariableDecimal:
+            ten_scale = Fraction(10) ** value.scale
+            return value._replace(unscaled=math.floor(exact_floor(value.unscaled / ten_scale) * ten_scale))
 
         return bucket_variable
 

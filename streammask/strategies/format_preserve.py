@@ -36,8 +36,6 @@ from streammask.strategies.base import (
     RowContext,
     StrategyOptions,
     Transform,
-    b64decode,
-    encode_unscaled,
     expect_type,
     memoized_str,
 )
@@ -162,10 +160,8 @@ class FormatPreserve(AcceptsKinds):
             return preserve_int
         if kind is Kind.DECIMAL:
 
-            def preserve_decimal(value: Any, row: RowContext) -> Any:
-                unscaled = int.from_bytes(b64decode(value, name), "big", signed=True)
-                masked = _same_digits(prf, unscaled, None, None)
-                return encode_unscaled(masked)
+            def preserve_decimal(unscaled: int, row: RowContext) -> int:
+                return _same_digits(prf, unscaled, None, None)
 
             return preserve_decimal
         declared = declared_shapes(column)

@@ -28,8 +28,6 @@ from streammask.strategies.base import (
     RowContext,
     StrategyOptions,
     Transform,
-    b64decode,
-    b64encode,
     canonical_bytes,
     expect_type,
     memoized_str,
@@ -76,8 +74,8 @@ class Hash(AcceptsKinds):
         if kind is Kind.BYTES:
             nbytes = options.length or 32
 
-            def hash_bytes(value: Any, row: RowContext) -> Any:
-                return b64encode(prf.hmac(b64decode(value, name))[:nbytes])
+            def hash_bytes(value: bytes, row: RowContext) -> bytes:
+                return prf.hmac(value)[:nbytes]
 
             return hash_bytes
         if kind is Kind.ENUM:

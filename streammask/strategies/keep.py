@@ -19,6 +19,7 @@ class KeepOptions(StrategyOptions):
 class Keep:
     name: ClassVar[str] = "keep"
     Options: ClassVar[type[StrategyOptions]] = KeepOptions
+    writes_value: ClassVar[bool] = False  # what it keeps stays as it came, byte for byte
 
     def accepts(self, column: ColumnType) -> bool:
         return True

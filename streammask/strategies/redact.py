@@ -18,7 +18,7 @@ from typing import Any, ClassVar, Literal
 from streammask.errors import MaskingError
 from streammask.strategies.base import CompileContext, RowContext, StrategyOptions, Transform
 from streammask.strategies.shapes import SOURCE_TYPE, Shape, declared_shapes, detect
-from streammask.types import ColumnType, Kind
+from streammask.types import ColumnType, Kind, VariableDecimal
 
 
 class RedactOptions(StrategyOptions):
@@ -31,9 +31,9 @@ _NEUTRAL: dict[Kind, Any] = {
     Kind.FLOAT: 0.0,
     Kind.BOOLEAN: False,
     Kind.STRING: "",
-    Kind.BYTES: "",
-    Kind.DECIMAL: "AA==",  # unscaled 0
-    Kind.VARIABLE_DECIMAL: {"scale": 0, "value": "AA=="},
+    Kind.BYTES: b"",
+    Kind.DECIMAL: 0,  # unscaled
+    Kind.VARIABLE_DECIMAL: VariableDecimal(0, 0),
     Kind.DATE: 0,
     Kind.TIMESTAMP: 0,
     Kind.ZONED_TIMESTAMP: "1970-01-01T00:00:00Z",
@@ -125,6 +125,7 @@ def _neutral_address(value: Any, row: RowContext) -> Any:
 class Redact:
     name: ClassVar[str] = "redact"
     Options: ClassVar[type[StrategyOptions]] = RedactOptions
+    reads_value: ClassVar[bool] = False  # a value it replaces need not even be readable
 
     def accepts(self, column: ColumnType) -> bool:
         return True

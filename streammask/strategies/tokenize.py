@@ -30,8 +30,6 @@ from streammask.strategies.base import (
     RowContext,
     StrategyOptions,
     Transform,
-    b64decode,
-    b64encode,
     expect_type,
 )
 from streammask.strategies.charclass import ascii_alphabet, is_structure
@@ -191,14 +189,13 @@ class Tokenize(AcceptsKinds):
             subkey = ctx.key.subkey(f"tokenize:bytes:{domain}")
             perms: dict[int, Permutation] = {}
 
-            def tokenize_bytes(value: Any, row: RowContext) -> Any:
-                raw = b64decode(value, name)
+            def tokenize_bytes(raw: bytes, row: RowContext) -> bytes:
                 if not raw:
-                    return value
+                    return raw
                 perm = perms.get(len(raw)) or perms.setdefault(
                     len(raw), Permutation(subkey, 256 ** len(raw), b"bytes")
                 )
-                return b64encode(perm.encrypt(int.from_bytes(raw, "big")).to_bytes(len(raw), "big"))
+                return perm.encrypt(int.from_bytes(raw, "big")).to_bytes(len(raw), "big")
 
             return tokenize_bytes
         allowed = column.enum_values
