@@ -79,3 +79,28 @@ class EntityUnavailable(MaskingError):
 
 class DecodeError(StreamMaskError):
     """A record could not be decoded as a Debezium event. Never carries the record's bytes."""
+
+
+class WrongFormat(DecodeError):
+    """A record is not in the wire format configured for it (JSON where Avro is expected, or the reverse,
+    or a framing streammask does not read)."""
+
+
+class RegistryError(StreamMaskError):
+    """A registry call failed. ``url`` carries no credentials; ``status`` is None when no HTTP answer came."""
+
+    def __init__(
+        self,
+        what: str,
+        *,
+        url: str,
+        subject: str | None = None,
+        status: int | None = None,
+        error_code: int | None = None,
+    ) -> None:
+        self.url = url
+        self.subject = subject
+        self.status = status
+        self.error_code = error_code
+        where = f"registry {url}" + (f", subject {subject}" if subject is not None else "")
+        super().__init__(f"{where}: {what}")

@@ -30,7 +30,14 @@ from streammask.envelope import (
     table_of,
     tombstone_table_candidates,
 )
-from streammask.errors import DecodeError, EntityUnavailable, MaskingError, TypeNotPreserved
+from streammask.errors import (
+    DecodeError,
+    EntityUnavailable,
+    MaskingError,
+    RegistryError,
+    TypeNotPreserved,
+    WrongFormat,
+)
 from streammask.leak_guard import SOURCE_METADATA, Carrier, LeakGuard, source_carriers
 from streammask.outcome import BlockCode, Blocked, BlockReason, EventKind, Masked, Outcome
 from streammask.plan import (
@@ -119,8 +126,8 @@ class RecordMasker:
                     kind,
                 )
             # heartbeat, transaction metadata, allowed schema change: no row data, bytes unchanged
-            self._check_metadata_key(kind, record, key)
-            return Masked(key, value, self._headers(record, None, None, tally, None), kind)
+            out_key = self._metadata_key(kind, record, key)
+            return Masked(out_key, doc.reframed(), self._headers(record, None, None, tally, None), kind)
         except _Block as blocked:
             return Blocked(blocked.reason, blocked.kind, blocked.op)
         except Unclassified as exc:
@@ -139,8 +146,12 @@ class RecordMasker:
             return Blocked(BlockReason(BlockCode.NOT_APPLICABLE, str(exc), table, exc.column))
         except MaskingError as exc:
             return Blocked(BlockReason(BlockCode.MASKING_FAILED, str(exc), table, exc.column))
+        except WrongFormat as exc:
+            return Blocked(BlockReason(BlockCode.WRONG_FORMAT, str(exc), table))
         except DecodeError as exc:
             return Blocked(BlockReason(BlockCode.UNDECODABLE, str(exc), table))
+        except RegistryError as exc:
+            return Blocked(BlockReason(BlockCode.SCHEMA_REGISTRY, str(exc), table))
         except Exception as exc:  # never str(exc): third-party messages may quote the value
             return Blocked(BlockReason(BlockCode.MASKING_FAILED, f"internal error ({type(exc).__name__})", table))
 
@@ -221,22 +232,27 @@ class RecordMasker:
                 BlockReason(BlockCode.MESSAGE, "logical decoding messages are blocked (events.messages)"),
                 EventKind.MESSAGE, "m",
             )
-        self._check_metadata_key(EventKind.MESSAGE, record, key)
+        out_key = self._metadata_key(EventKind.MESSAGE, record, key)
         out = payload
         if self._messages == "redact" and isinstance(payload.get("message"), dict):
-            out = {**payload, "message": {**payload["message"], "content": ""}}
+            out = {**payload, "message": {**payload["message"], "content": self._values.forms.empty_bytes}}
         value = doc.encode(out)
-        return Masked(key, value, self._headers(record, None, None, Tally(), None), EventKind.MESSAGE, None, "m")
+        return Masked(out_key, value, self._headers(record, None, None, Tally(), None), EventKind.MESSAGE, None, "m")
 
     # -- parts --------------------------------------------------------------------------------------
 
-    def _check_metadata_key(self, kind: EventKind, record: RecordContext, key: bytes | None) -> None:
-        """A metadata event passes with its key unchanged: only with the key Debezium gives that kind."""
-        if key is not None and not metadata_key_fits(kind, self._keys.decode(key, record, KEY).payload):
+    def _metadata_key(self, kind: EventKind, record: RecordContext, key: bytes | None) -> bytes | None:
+        """A metadata event passes with its key unchanged (framed for the target): only with the key
+        Debezium gives that kind."""
+        if key is None:
+            return None
+        key_doc = self._keys.decode(key, record, KEY)
+        if not metadata_key_fits(kind, key_doc.payload):
             raise _Block(
                 BlockReason(BlockCode.UNCERTAIN_KIND, f"a {kind.value} event with a key Debezium does not give it"),
                 kind, "m" if kind is EventKind.MESSAGE else None,
             )
+        return key_doc.reframed()
 
     def _row_masker(self, plan: TablePlan, doc: Document, key_doc: Document | None) -> RowMasker:
         forms = self._values.forms

@@ -38,6 +38,11 @@ class BlockCode(Enum):
     """The strategy cannot keep the value valid for its column type."""
     LEAK_GUARD = "leak-guard"
     """A raw value of a masked column was found in the record's output."""
+    WRONG_FORMAT = "wrong-format"
+    """The record is not in the configured wire format (``format``/``key_format``) or framing."""
+    SCHEMA_REGISTRY = "schema-registry"
+    """A Schema Registry call failed (down, or 4xx such as an incompatible schema): nothing is written
+    with a schema id the target registry has not given."""
 
 
 @dataclass(frozen=True)

@@ -60,6 +60,11 @@ class Document(Protocol):
         """``payload`` (the masked one) in the same wire format, framing and schema as the input."""
         ...
 
+    def reframed(self) -> bytes:
+        """The input as it goes out unmasked (metadata events): the same bytes, but for a schema id, which
+        becomes the target registry's."""
+        ...
+
 
 class Codec(Protocol):
     name: str
@@ -79,12 +84,14 @@ class ValueForms:
     (the unscaled ``int``; the scale is the column's) and VariableScaleDecimal (``VariableDecimal``).
     Kinds absent from them are the same in both forms."""
 
-    __slots__ = ("name", "decoders", "encoders")
+    __slots__ = ("name", "decoders", "encoders", "empty_bytes")
 
     def __init__(self, name: str, decoders: dict[Kind, Convert], encoders: dict[Kind, Convert]) -> None:
         self.name = name
         self.decoders = decoders
         self.encoders = encoders
+        self.empty_bytes: Any = encoders[Kind.BYTES](b"")
+        """Empty bytes in this wire form (a redacted message's content)."""
 
     def wrap(self, column: ColumnType, transform: Transform, reads: bool = True, writes: bool = True) -> Transform:
         """``transform`` (of plain values) as a transform of wire values of ``column``. ``reads``: whether

@@ -11,7 +11,7 @@ from typing import Any
 import orjson
 
 from streammask.codec.base import KEY, VALUE, Part, RecordContext, ValueForms
-from streammask.errors import DecodeError, MaskingError
+from streammask.errors import DecodeError, MaskingError, WrongFormat
 from streammask.types import Kind, VariableDecimal
 
 _FRAME_HEAD = b'{"schema":'
@@ -89,10 +89,11 @@ class SchemaTexts:
 class JsonDocument:
     """One decoded key or value: converter framing, raw schema text (the cache key) and payload."""
 
-    __slots__ = ("framed", "schema", "schema_key", "payload", "_compact")
+    __slots__ = ("framed", "schema", "schema_key", "payload", "_compact", "_data")
     schema_key: bytes | None
 
     def __init__(self, data: bytes, record: RecordContext, part: Part, schemas: SchemaTexts) -> None:
+        self._data = data
         hit = schemas.find(data)
         if hit is not None:
             text, self.schema, idx = hit
@@ -108,6 +109,8 @@ class JsonDocument:
             try:
                 doc = orjson.loads(data)
             except orjson.JSONDecodeError:
+                if data[:1] == b"\x00":
+                    raise WrongFormat(f"{part.what} is not JSON: it is framed for a Schema Registry (Avro)") from None
                 raise DecodeError(f"{part.what} is not valid JSON") from None
             self.schema, self.payload, self.framed = split_converter_framing(doc)
             self.schema_key = None
@@ -118,6 +121,9 @@ class JsonDocument:
                     self._compact = self.schema_key is not None
                 if self.schema_key is None:
                     self.schema_key = orjson.dumps(self.schema)
+
+    def reframed(self) -> bytes:
+        return self._data  # no schema id to rewrite
 
     def encode(self, payload: Any) -> bytes:
         if not self.framed:

@@ -29,7 +29,7 @@ import requests
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
 from streammask import __version__
-from streammask.errors import StreamMaskError
+from streammask.errors import RegistryError, StreamMaskError
 
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _ACCEPT = "application/vnd.schemaregistry.v1+json, application/vnd.schemaregistry+json, application/json"
@@ -56,26 +56,6 @@ _NO_SUBJECT_LEVEL = frozenset({40401, 40408})
 class RegistryConfigError(StreamMaskError):
     """The registry settings cannot be used (an unset ``${VAR}``, a malformed URL or credential, a missing
     certificate file). Names the setting, never its value."""
-
-
-class RegistryError(StreamMaskError):
-    """A registry call failed. ``url`` carries no credentials; ``status`` is None when no HTTP answer came."""
-
-    def __init__(
-        self,
-        what: str,
-        *,
-        url: str,
-        subject: str | None = None,
-        status: int | None = None,
-        error_code: int | None = None,
-    ) -> None:
-        self.url = url
-        self.subject = subject
-        self.status = status
-        self.error_code = error_code
-        where = f"registry {url}" + (f", subject {subject}" if subject is not None else "")
-        super().__init__(f"{where}: {what}")
 
 
 class RegistryUnavailable(RegistryError):

@@ -1,0 +1,211 @@
+"""Avro through a Schema Registry: Debezium's events as Confluent's AvroConverter writes them.
+
+Wire format (Confluent's, and Apicurio's ``as-confluent``): magic byte 0, a 4-byte big-endian schema id,
+then the Avro binary body. The writer schema is fetched by id from the source registry (once: ids are
+immutable), translated into Connect's data model (``avro_schema``), and read with fastavro's schemaless
+reader *without logical types*, so values stay raw (a Decimal's bytes, a date's int) and re-encoding an
+unmasked value gives its bytes back. A masked record is written with the same schema text, registered
+under the target subject (``<target-topic>-key``/``-value``, or the record's full name), whose id the
+target registry gives: a record never carries an id the target registry has not registered.
+
+Apicurio's other framings are refused with code ``wrong-format``: its 8-byte global ids (which read as
+schema id 0 here, an id Confluent never gives) and ids in headers (``apicurio.value.globalId`` and kin).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import threading
+from collections.abc import Hashable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from fastavro import parse_schema, schemaless_reader, schemaless_writer
+
+from streammask.codec.avro_schema import connect_schema_of, strip_logical_types
+from streammask.codec.base import Part, RecordContext, ValueForms
+from streammask.codec.registry import RegistryClient
+from streammask.errors import DecodeError, MaskingError, WrongFormat
+from streammask.types import Kind, VariableDecimal
+
+MAGIC = 0
+SubjectStrategy = Literal["topic", "record"]
+_APICURIO_HEADERS = frozenset({
+    "apicurio.key.globalId", "apicurio.value.globalId", "apicurio.key.contentId", "apicurio.value.contentId",
+})
+
+
+@dataclass(frozen=True, slots=True)
+class WriterSchema:
+    """One source schema id, ready to read with and write back: its text (registered as it is on the
+    target), its record's full name (RecordNameStrategy's subject), fastavro's parsed form without
+    logical types, and its Connect form."""
+
+    schema_id: int
+    text: str
+    record_name: str | None
+    parsed: Any
+    connect: dict[str, Any]
+    key: Hashable
+
+
+class AvroDocument:
+    """One decoded key or value. ``encode`` frames the masked payload with the target registry's id."""
+
+    __slots__ = ("payload", "schema", "schema_key", "_codec", "_writer", "_record", "_part", "_data")
+
+    def __init__(
+        self, payload: Any, writer: WriterSchema, codec: AvroCodec, record: RecordContext, part: Part, data: bytes
+    ) -> None:
+        self.payload = payload
+        self.schema: dict[str, Any] | None = writer.connect
+        self.schema_key: Hashable | None = writer.key
+        self._codec, self._writer, self._record, self._part, self._data = codec, writer, record, part, data
+
+    def encode(self, payload: Any) -> bytes:
+        target_id = self._codec.target_id(self._writer, self._record, self._part)
+        out = io.BytesIO()
+        out.write(b"\x00" + target_id.to_bytes(4, "big"))
+        try:
+            schemaless_writer(out, self._writer.parsed, payload)
+        except (ValueError, TypeError, AttributeError, KeyError, OverflowError):  # never str(exc): it may quote
+            raise MaskingError(  # the value
+                f"{self._part.what}: the masked payload does not fit Avro schema id {self._writer.schema_id}"
+            ) from None
+        return out.getvalue()
+
+    def reframed(self) -> bytes:
+        """The input unchanged but for the schema id: the target registry's."""
+        target_id = self._codec.target_id(self._writer, self._record, self._part)
+        return b"".join((b"\x00", target_id.to_bytes(4, "big"), memoryview(self._data)[5:]))
+
+
+def _unscaled(value: Any) -> int:
+    if value.__class__ is not bytes:
+        raise MaskingError("decimal value is not Avro bytes")
+    return int.from_bytes(value, "big", signed=True)
+
+
+def _unscaled_bytes(unscaled: int) -> bytes:
+    """The minimal big-endian two's complement, as Java's BigInteger.toByteArray gives it."""
+    return unscaled.to_bytes((unscaled.bit_length() + 8) // 8, "big", signed=True)
+
+
+def _variable(value: Any) -> VariableDecimal:
+    if not isinstance(value, dict) or not isinstance(value.get("scale"), int):
+        raise MaskingError("VariableScaleDecimal value is not a {scale, value} struct")
+    return VariableDecimal(_unscaled(value.get("value")), value["scale"])
+
+
+def _variable_struct(value: VariableDecimal) -> dict[str, Any]:
+    return {"scale": value.scale, "value": _unscaled_bytes(value.unscaled)}
+
+
+def _bytes(value: Any) -> bytes:
+    if value.__class__ is not bytes:
+        raise MaskingError("bytes value is not Avro bytes")
+    return bytes(value)
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+FORMS = ValueForms(
+    "avro",
+    decoders={Kind.BYTES: _bytes, Kind.DECIMAL: _unscaled, Kind.VARIABLE_DECIMAL: _variable},
+    encoders={Kind.BYTES: _same, Kind.DECIMAL: _unscaled_bytes, Kind.VARIABLE_DECIMAL: _variable_struct},
+)
+
+
+class AvroCodec:
+    """Reads with the ``source`` registry, writes ids of the ``target`` one (the source's when None).
+    ``subjects``: ``topic`` (TopicNameStrategy: ``<topic>-key``/``-value``) or ``record`` (RecordNameStrategy:
+    the record's full name). Thread-safe: caches sit behind a lock."""
+
+    name = "avro"
+    forms = FORMS
+
+    def __init__(
+        self, source: RegistryClient, target: RegistryClient | None = None, subjects: SubjectStrategy = "topic"
+    ) -> None:
+        self.source = source
+        self.target = target or source
+        self.subjects = subjects
+        self._writers: dict[int, WriterSchema] = {}
+        self._target_ids: dict[tuple[str, int], int] = {}
+        self._levels_copied: set[str] = set()
+        self._lock = threading.Lock()
+
+    def decode(self, data: bytes, record: RecordContext, part: Part) -> AvroDocument:
+        if len(data) < 5 or data[0] != MAGIC:
+            raise WrongFormat(f"{part.what} is not Confluent-framed Avro (magic byte 0 and a 4-byte schema id)")
+        if record.headers and not part.what.startswith("header") and any(
+            name in _APICURIO_HEADERS for name, _ in record.headers
+        ):
+            raise WrongFormat(f"{part.what}: Apicurio's schema ids in headers are not read; use as-confluent framing")
+        schema_id = int.from_bytes(data[1:5], "big")
+        if schema_id == 0:
+            raise WrongFormat(
+                f"{part.what}: schema id 0 (Apicurio's 8-byte ids are not read; use as-confluent framing)"
+            )
+        writer = self._writers.get(schema_id) or self._learn(schema_id)
+        body = io.BytesIO(data)
+        body.seek(5)
+        try:
+            payload = schemaless_reader(body, writer.parsed, None)
+        except Exception:  # never str(exc): fastavro's messages may quote the bytes
+            raise DecodeError(f"{part.what} does not decode with Avro schema id {schema_id}") from None
+        if body.tell() != len(data):
+            raise DecodeError(f"{part.what} has bytes beyond its Avro body (schema id {schema_id})")
+        return AvroDocument(payload, writer, self, record, part, data)
+
+    def _learn(self, schema_id: int) -> WriterSchema:
+        text = self.source.schema(schema_id)
+        try:
+            parsed_json = json.loads(text)
+            connect = connect_schema_of(parsed_json)
+            parsed = parse_schema(strip_logical_types(parsed_json), _write_hint=False)
+        except DecodeError as exc:
+            raise DecodeError(f"Avro schema id {schema_id}: {exc}") from None
+        except Exception:
+            raise DecodeError(f"Avro schema id {schema_id} from {self.source.url} does not parse") from None
+        name = _record_name(parsed_json)
+        writer = WriterSchema(schema_id, text, name, parsed, connect, ("avro", self.source.url, schema_id))
+        with self._lock:
+            self._writers[schema_id] = writer
+        return writer
+
+    def target_id(self, writer: WriterSchema, record: RecordContext, part: Part) -> int:
+        """The target registry's id of ``writer``'s text under the target subject: registered on first use,
+        after copying the source subject's own compatibility level to it."""
+        subject = self._subject(writer, record.target_topic, part)
+        key = (subject, writer.schema_id)
+        found = self._target_ids.get(key)
+        if found is not None:
+            return found
+        if subject not in self._levels_copied:
+            level = self.source.compatibility(self._subject(writer, record.source_topic, part))
+            if level is not None and self.target.compatibility(subject) != level:
+                self.target.set_compatibility(subject, level)
+            with self._lock:
+                self._levels_copied.add(subject)
+        target_id = self.target.register(subject, writer.text)
+        with self._lock:
+            self._target_ids[key] = target_id
+        return target_id
+
+    def _subject(self, writer: WriterSchema, topic: str, part: Part) -> str:
+        if self.subjects == "record" and writer.record_name is not None:
+            return writer.record_name
+        return f"{topic}-{'key' if part.is_key else 'value'}"
+
+
+def _record_name(schema: Any) -> str | None:
+    """The full name of a record schema (RecordNameStrategy's subject); None for other types."""
+    if not isinstance(schema, dict) or schema.get("type") != "record" or not isinstance(schema.get("name"), str):
+        return None
+    name: str = schema["name"]
+    namespace = schema.get("namespace")
+    return name if "." in name or not namespace else f"{namespace}.{name}"
