@@ -165,6 +165,9 @@ class LeakGuard:
         elif cls is int:
             if not self._below < raw < self._above:
                 yield str(raw), True
+        elif cls is bytes:  # a binary format's bytes (Avro), as carriers' bytes are read (_add_texts)
+            if len(raw) >= self.min_length:
+                yield raw.decode("utf-8", "surrogateescape"), False
         elif cls is float:
             if math.isfinite(raw):
                 text = orjson.dumps(raw).decode()
@@ -271,6 +274,8 @@ def _scalars(value: Any) -> Iterator[str]:
         for key, item in value.items():
             yield str(key)
             yield from _scalars(item)
+    elif cls is bytes:
+        yield value.decode("utf-8", "surrogateescape")
     elif value is not None and cls is not bool:
         yield orjson.dumps(value).decode()
 

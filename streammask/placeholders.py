@@ -3,7 +3,7 @@
 When PostgreSQL does not send an unchanged TOASTed column (REPLICA IDENTITY DEFAULT) or Oracle does not
 send a LOB, Debezium writes its ``unavailable.value.placeholder`` (default
 ``__debezium_unavailable_value``; ``hex:...`` gives raw bytes) in the column's own representation:
-the text, its bytes (base64, base64-url or hex text, by ``binary.handling.mode``), a one-element list
+the text, its bytes (base64, base64-url or hex text, by ``binary.handling.mode``; raw in Avro), a one-element list
 for text, binary and uuid arrays (the uuid is Java's ``UUID.nameUUIDFromBytes`` of the bytes), the
 bytes as a list of (signed) integers for int and bigint arrays, a one-entry map for hstore (or its JSON
 text), and fixed WKB values for geometry and geography (PostgresValueConverter, UnchangedToastedPlaceholder).
@@ -46,10 +46,11 @@ class Placeholders:
     """Recognises every form of the configured placeholders. ``strings`` is the hot-path test: a set
     lookup for each string value of a masked column; lists and maps are compared only when they come."""
 
-    __slots__ = ("strings", "_lists", "_maps")
+    __slots__ = ("strings", "_bytes", "_lists", "_maps")
 
     def __init__(self, configured: Iterable[str]) -> None:
         strings: set[str] = set()
+        raw_forms: set[bytes] = set()
         lists: list[list[Any]] = []
         maps: list[dict[str, Any]] = []
         for entry in configured:
@@ -58,11 +59,13 @@ class Placeholders:
             b64 = base64.b64encode(raw).decode()
             strings |= {text, b64, base64.urlsafe_b64encode(raw).decode(), raw.hex()}
             strings.add(orjson.dumps({text: text}).decode())  # hstore.handling.mode=json
-            lists += [[text], [b64], [_java_name_uuid(raw)], [b - 256 if b > 127 else b for b in raw]]
+            raw_forms.add(raw)  # bytes as a binary format (Avro) holds them
+            lists += [[text], [b64], [raw], [_java_name_uuid(raw)], [b - 256 if b > 127 else b for b in raw]]
             maps.append({text: text})
         for wkb in (_GEOMETRY_WKB, _GEOGRAPHY_WKB):
-            maps.append({"wkb": base64.b64encode(wkb).decode(), "srid": 4326})
+            maps += [{"wkb": base64.b64encode(wkb).decode(), "srid": 4326}, {"wkb": wkb, "srid": 4326}]
         self.strings = frozenset(strings)
+        self._bytes = frozenset(raw_forms)
         self._lists = lists
         self._maps = maps
 
@@ -71,6 +74,8 @@ class Placeholders:
         cls = value.__class__
         if cls is str:
             return value in self.strings
+        if cls is bytes:
+            return value in self._bytes
         if cls is list:
             return value in self._lists
         if cls is dict:
