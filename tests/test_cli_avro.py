@@ -308,8 +308,8 @@ def test_check_sample_with_the_registry_down_fails_as_unusable_input(
     registry.down()
     assert run("check", "--policy", policy, "--sample", sample, "--format", "avro", "--registry-config", config) == 2
     value_id = schema_id(unb64(orjson.loads(sample.read_bytes())["payload_b64"]) or b"")
-    assert capsys.readouterr().err == (f"error: registry {registry.url}: schema id {value_id}: unreachable after 1 "
-                                       "attempts (last: connection failed)\n")
+    assert capsys.readouterr().err.splitlines()[-1] == (
+        f"error: registry {registry.url}: schema id {value_id}: unreachable after 1 attempts (last: connection failed)")
 
 
 # -- options that do not fit together -------------------------------------------------------------------------
@@ -342,8 +342,8 @@ def test_a_registry_file_with_an_unset_variable_names_it_and_its_line(
     config = registry_file(tmp_path, "schema_registry:\n  source:\n    url: http://r:1\n"
                                      "    bearer.auth.token: ${SM_TEST_SR_NOPE}\n")
     assert run("mask", "--policy", policy, "--input", os.devnull, "--format", "avro", "--registry-config", config) == 2
-    assert capsys.readouterr().err == (f"error: {config}:4: schema_registry.source.bearer.auth.token: environment "
-                                       "variable SM_TEST_SR_NOPE is not set\n")
+    assert capsys.readouterr().err.splitlines()[-1] == (
+        f"error: {config}:4: schema_registry.source.bearer.auth.token: environment variable SM_TEST_SR_NOPE is not set")
 
 
 @pytest.mark.parametrize(("text", "line_no", "expected"), [

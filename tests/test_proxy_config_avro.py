@@ -4,6 +4,8 @@ into the config, and what ``validate`` says about them."""
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -44,8 +46,14 @@ def problems(path: Path) -> list[tuple[int | None, str]]:
 
 
 @pytest.fixture(autouse=True)
-def sr_auth(monkeypatch: pytest.MonkeyPatch) -> None:
+def sr_auth(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The registry secret in the environment; the root logger as it was (``cli.main`` configures it, and a
+    handler left on a closed capture stream would break later tests' logging)."""
     monkeypatch.setenv("SM_TEST_SR_AUTH", SECRET)
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    root.handlers[:], root.level = handlers, level
 
 
 def test_the_documented_block_loads_and_keeps_its_env_references_unexpanded(tmp_path: Path) -> None:
