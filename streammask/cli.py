@@ -1,4 +1,6 @@
 """The ``streammask`` command line: ``mask`` (offline, kcat -J lines), ``check`` and ``policy-schema``.
+``mask`` and ``check`` read JSON or Avro records (``wire_options``); Avro lines use the lossless
+``key_b64``/``payload_b64`` form (``kcat_io``).
 
 Exit codes: 0 success; 1 records blocked or policy gaps found; 2 invalid policy, key, input or usage.
 """
@@ -17,13 +19,15 @@ import orjson
 
 from streammask import __version__, logs
 from streammask.audit import AuditCounts
-from streammask.bootstrap import open_masker
+from streammask.bootstrap import MaskingSetup, open_masker
 from streammask.check import check_sample
+from streammask.codec import Codec, build_codecs, close_codecs
 from streammask.errors import ConfigError, DecodeError, PolicyError, StreamMaskError
-from streammask.kcat_io import KcatRecord, format_line, read_records
+from streammask.kcat_io import KcatRecord, LineForm, format_line, read_records
 from streammask.outcome import BlockCode, Blocked, BlockReason, Coordinates, Masked, blocked_fields
-from streammask.policy import load_policy
+from streammask.policy import LoadedPolicy, load_policy
 from streammask.policy.schema_export import policy_json_schema
+from streammask.wire_options import add_wire_arguments, wire_options
 
 log = logging.getLogger("streammask.cli")
 
@@ -41,7 +45,15 @@ def _open(path: str | None, mode: str, default: IO[bytes]) -> Iterator[IO[bytes]
 
 
 def cmd_mask(args: argparse.Namespace) -> int:
-    setup = open_masker(args.policy)
+    wire = wire_options(args)
+    setup = open_masker(args.policy, wire.value_format, wire.key_format, wire.registries)
+    try:
+        return _mask(args, setup, wire.line_form)
+    finally:
+        setup.close()
+
+
+def _mask(args: argparse.Namespace, setup: MaskingSetup, form: LineForm) -> int:
     if args.audit:
         Path(args.audit).touch()  # an unwritable audit path fails now, before any record is written
     audit = AuditCounts(setup.loaded.sha256, setup.key.key_id, setup.loaded.policy.leak_guard)
@@ -58,7 +70,7 @@ def cmd_mask(args: argparse.Namespace) -> int:
             outcome = masker.mask(record.coordinates.topic, record.key, record.value, record.headers)
             audit.add(record.coordinates, outcome)
             if isinstance(outcome, Masked):
-                dst.write(format_line(record, outcome.key, outcome.value, outcome.headers))
+                dst.write(format_line(record, outcome.key, outcome.value, outcome.headers, form))
             else:
                 _log_blocked(record.coordinates, outcome)
     if args.audit:
@@ -77,10 +89,19 @@ def _log_blocked(where: Coordinates, outcome: Blocked) -> None:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
+    wire = wire_options(args)
     loaded = load_policy(args.policy)
     print(f"{args.policy}: policy valid ({len(loaded.policy.tables)} tables, sha256 {loaded.sha256[:12]}…)")
     if not args.sample:
         return EXIT_OK
+    value_codec, key_codec = build_codecs(wire.value_format, wire.key_format, wire.registries)
+    try:
+        return _check_sample(args, loaded, value_codec, key_codec)
+    finally:
+        close_codecs(value_codec, key_codec)
+
+
+def _check_sample(args: argparse.Namespace, loaded: LoadedPolicy, value_codec: Codec, key_codec: Codec) -> int:
     with _open(args.sample, "rb", sys.stdin.buffer) as src:
         records: list[tuple[str, bytes | None, bytes | None]] = []
         refused: list[str] = []  # why each line that mask would block is not a record; never a value
@@ -89,7 +110,7 @@ def cmd_check(args: argparse.Namespace) -> int:
                 refused.append(str(item))
             else:
                 records.append((item.coordinates.topic, item.key, item.value))
-    report = check_sample(loaded, records)
+    report = check_sample(loaded, records, value_codec, key_codec)  # a registry failure raises: exit 2
     report.undecodable += len(refused)
     source = "<stdin>" if args.sample == "-" else args.sample
     for reason in refused[:MAX_LINES_EXPLAINED]:
@@ -119,11 +140,13 @@ def build_parser() -> argparse.ArgumentParser:
     mask.add_argument("--input", help="input JSON lines (default: stdin)")
     mask.add_argument("--output", help="output JSON lines (default: stdout)")
     mask.add_argument("--audit", help="write a JSON audit summary here")
+    add_wire_arguments(mask)
     mask.set_defaults(func=cmd_mask)
 
     check = sub.add_parser("check", help="validate a policy; with --sample, report unclassified tables/columns")
     check.add_argument("--policy", required=True)
     check.add_argument("--sample", help="kcat -J JSON lines to check coverage against")
+    add_wire_arguments(check)
     check.set_defaults(func=cmd_check)
 
     schema = sub.add_parser("policy-schema", help="print the policy file's JSON Schema")

@@ -5,10 +5,22 @@ A line must have the shape kcat's own writer gives it (edenhill/kcat, json.c ``f
 ``payload``. Anything else is refused rather than guessed at: a field streammask does not know is a field
 it cannot mask, and a line of another shape (kcat's ``payload_error`` line, another tool's JSON) would
 otherwise pass as a tombstone. Refusal reasons name fields, never values.
+
+**The lossless line form.** kcat holds the key and payload as JSON strings, which is exact for JSON records
+but not for binary ones (Avro: a schema id and a binary body are rarely UTF-8). So a line may carry
+``key_b64`` in place of ``key`` and ``payload_b64`` in place of ``payload``: the record's exact bytes in
+standard base64 (RFC 4648 section 4, ``+/`` alphabet, padded, canonical), or ``null`` for a null key or value
+(a tombstone). Per field it is one form or the other, never both; everything else about the line is kcat's
+(same fields, same order, same strictness: an unknown field still refuses the line). Input may use either
+form in any field. Output (``format_line``) uses the form its ``LineForm`` says: base64 for the parts whose
+wire format is binary (``--format avro``, ``--key-format avro``), kcat's text otherwise, so JSON output is
+exactly what kcat writes. Every command that writes lines (``mask``, and later ``replay``) goes through here.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -23,6 +35,8 @@ Headers = list[tuple[str, bytes | None]]
 
 REQUIRED_FIELDS = ("topic", "partition", "offset", "key", "payload")
 OPTIONAL_FIELDS = ("tstype", "ts", "broker", "headers")
+BASE64_FORMS = {"key": "key_b64", "payload": "payload_b64"}
+"""The lossless form of each byte field: base64 of the exact bytes, in its place."""
 TSTYPES = ("create", "logappend", "unknown")
 
 INT32_MAX, INT64_MIN, INT64_MAX = 2**31 - 1, -(2**63), 2**63 - 1
@@ -61,6 +75,9 @@ def _unknown(names: list[str]) -> str:
     return f"{label} {', '.join(shown)}" + (f" and {hidden} more (names not shown)" if hidden else "")
 
 
+_KNOWN = frozenset((*REQUIRED_FIELDS, *OPTIONAL_FIELDS, *BASE64_FORMS.values()))
+
+
 def _check_fields(doc: dict[str, Any]) -> None:
     """Refuses fields kcat -J does not write (most telling reason first) and missing required ones."""
     for name, side in _UNDECODED.items():
@@ -71,13 +88,16 @@ def _check_fields(doc: dict[str, Any]) -> None:
         if name in doc:
             raise _Refused(f"`{name}`: an Avro-deserialised line (kcat -s avro) holds JSON objects, not the "
                            "record's bytes; streammask mask needs raw lines (kcat -C -J without -s avro)")
-    unknown = [name for name in doc if name not in REQUIRED_FIELDS and name not in OPTIONAL_FIELDS]
+    unknown = [name for name in doc if name not in _KNOWN]
     if unknown:
         raise _Refused(f"{_unknown(unknown)} (kcat -J writes only topic, partition, offset, tstype, ts, broker, "
                        "headers, key, payload)")
-    missing = [name for name in REQUIRED_FIELDS if name not in doc]
+    missing = [name for name in REQUIRED_FIELDS if name not in doc and BASE64_FORMS.get(name) not in doc]
     if missing:
         raise _Refused(f"missing {', '.join(f'`{name}`' for name in missing)}")
+    for name, b64 in BASE64_FORMS.items():
+        if name in doc and b64 in doc:
+            raise _Refused(f"`{name}` and `{b64}` are two forms of one field; give one")
     if ("tstype" in doc) != ("ts" in doc):
         raise _Refused("`tstype` and `ts` come together (kcat writes both or neither)")
 
@@ -95,6 +115,28 @@ def _text(value: Any, what: str) -> bytes | None:
     if not isinstance(value, str):
         raise _Refused(f"{what} must be a string or null")
     return value.encode("utf-8", "surrogateescape")
+
+
+def _base64(value: Any, what: str) -> bytes | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise _Refused(f"{what} must be a base64 string or null")
+    try:
+        data = base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        data = None
+    if data is None or base64.b64encode(data) != value.encode("ascii"):  # canonical only: one line, one text
+        raise _Refused(f"{what} is not canonical base64 (RFC 4648 standard alphabet, padded)")
+    return data
+
+
+def _bytes_field(doc: dict[str, Any], name: str) -> bytes | None:
+    """A byte field in whichever form the line holds it (``_check_fields`` made sure there is one)."""
+    if name in doc:
+        return _text(doc[name], f"`{name}`")
+    b64 = BASE64_FORMS[name]
+    return _base64(doc[b64], f"`{b64}`")
 
 
 def _headers(raw: Any) -> Headers:
@@ -120,8 +162,8 @@ def _record(doc: dict[str, Any]) -> KcatRecord:
         raise _Refused(f"`tstype` must be one of {', '.join(TSTYPES)}")
     return KcatRecord(
         where,
-        _text(doc["key"], "`key`"),
-        _text(doc["payload"], "`payload`"),
+        _bytes_field(doc, "key"),
+        _bytes_field(doc, "payload"),
         _headers(doc["headers"]) if "headers" in doc else [],
         tstype,
         _int(doc, "ts", INT64_MIN, INT64_MAX) if "ts" in doc else None,
@@ -154,13 +196,38 @@ def read_records(stream: IO[bytes]) -> Iterator[tuple[int, KcatRecord | DecodeEr
             yield n, exc
 
 
+@dataclass(frozen=True)
+class LineForm:
+    """How ``format_line`` writes the key and the payload: kcat's text (``key``/``payload``) or the lossless
+    base64 form (``key_b64``/``payload_b64``)."""
+
+    key_b64: bool = False
+    payload_b64: bool = False
+
+    @classmethod
+    def for_formats(cls, value_format: str, key_format: str | None = None) -> LineForm:
+        """Base64 for each part whose wire format is binary (Avro), text for JSON."""
+        return cls(key_b64=(key_format or value_format) == "avro", payload_b64=value_format == "avro")
+
+
+KCAT = LineForm()
+"""kcat's own form: key and payload as text."""
+
+
 def _str(data: bytes | None) -> str | None:
     return None if data is None else data.decode("utf-8", "surrogateescape")
 
 
-def format_line(record: KcatRecord, key: bytes | None, value: bytes | None, headers: Headers) -> bytes:
+def _b64str(data: bytes | None) -> str | None:
+    return None if data is None else base64.b64encode(data).decode("ascii")
+
+
+def format_line(
+    record: KcatRecord, key: bytes | None, value: bytes | None, headers: Headers, form: LineForm = KCAT
+) -> bytes:
     """The output line: the record's coordinates and kcat fields with the given (masked) key, value and
-    headers, in kcat's field order. Built from the typed record, so no field of the input line is copied."""
+    headers, in kcat's field order, key and payload in ``form``. Built from the typed record, so no field of
+    the input line is copied."""
     where = record.coordinates
     doc: dict[str, Any] = {"topic": where.topic, "partition": where.partition, "offset": where.offset}
     if record.tstype is not None and record.ts is not None:
@@ -169,6 +236,12 @@ def format_line(record: KcatRecord, key: bytes | None, value: bytes | None, head
         doc["broker"] = record.broker
     if headers:
         doc["headers"] = [item for name, v in headers for item in (name, _str(v))]
-    doc["key"] = _str(key)
-    doc["payload"] = _str(value)
+    if form.key_b64:
+        doc["key_b64"] = _b64str(key)
+    else:
+        doc["key"] = _str(key)
+    if form.payload_b64:
+        doc["payload_b64"] = _b64str(value)
+    else:
+        doc["payload"] = _str(value)
     return orjson.dumps(doc) + b"\n"

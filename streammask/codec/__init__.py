@@ -52,4 +52,19 @@ def build_codecs(
     return made[value_format], made[key_format or value_format]
 
 
-__all__ = ["Codec", "SchemaRegistries", "WireFormat", "build_codecs"]
+def close_codecs(*codecs: Codec) -> None:
+    """Close the registry clients behind ``codecs`` (a client shared by several, once); JSON holds none."""
+    closed: set[int] = set()
+    for codec in codecs:
+        if codec.name != "avro":
+            continue
+        from streammask.codec.avro import AvroCodec
+
+        if isinstance(codec, AvroCodec):
+            for client in (codec.source, codec.target):
+                if id(client) not in closed:
+                    closed.add(id(client))
+                    client.close()
+
+
+__all__ = ["Codec", "SchemaRegistries", "WireFormat", "build_codecs", "close_codecs"]

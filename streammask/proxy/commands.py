@@ -7,12 +7,14 @@ import logging
 import signal
 import sys
 import threading
+from pathlib import Path
 
 from confluent_kafka import KafkaException
 
-from streammask.bootstrap import open_masker
+from streammask.bootstrap import MaskingSetup, open_masker
+from streammask.codec.avro import AvroCodec
 from streammask.errors import StreamMaskError
-from streammask.proxy.config import UnroutedTopic, load_config
+from streammask.proxy.config import ProxyConfig, UnroutedTopic, load_config
 from streammask.proxy.http import Health, MetricsServer
 from streammask.proxy.lag import lag_rows
 from streammask.proxy.metrics import Metrics
@@ -21,9 +23,24 @@ from streammask.proxy.runner import Proxy
 log = logging.getLogger("streammask.proxy")
 
 
+def _open(config: ProxyConfig, policy_path: Path) -> MaskingSetup:
+    return open_masker(policy_path, config.format, config.key_format, config.schema_registry)
+
+
+def _wire(config: ProxyConfig, setup: MaskingSetup) -> str:
+    """The wire format in one phrase, registries by the clients' URLs (never with credentials)."""
+    formats = config.format if config.key_format in (None, config.format) else (
+        f"{config.format} values, {config.key_format} keys")
+    avro = next((c for c in setup.codecs if isinstance(c, AvroCodec)), None)
+    if avro is None:
+        return formats
+    return f"{formats} (schemas from {avro.source.url}, output ids from {avro.target.url}, {avro.subjects} subjects)"
+
+
 def cmd_validate(args: argparse.Namespace) -> int:
     config, policy_path = load_config(args.config)
-    setup = open_masker(policy_path)
+    setup = _open(config, policy_path)
+    setup.close()
     for topic in config.topics or ():
         try:
             config.target_topic(topic)
@@ -32,13 +49,13 @@ def cmd_validate(args: argparse.Namespace) -> int:
             return 2
     mode = "same cluster (offsets in the transaction)" if config.same_cluster else "two clusters (checkpoint topic)"
     print(f"{args.config}: config valid; policy {policy_path} (sha256 {setup.loaded.sha256[:12]}…, "
-          f"key id {setup.key.key_id}); {config.delivery} delivery, {mode}")
+          f"key id {setup.key.key_id}); {config.delivery} delivery, {mode}; {_wire(config, setup)}")
     return 0
 
 
 def cmd_run(args: argparse.Namespace) -> int:
     config, policy_path = load_config(args.config)
-    setup = open_masker(policy_path)
+    setup = _open(config, policy_path)
     metrics, health = Metrics(), Health()
     server = MetricsServer(config.metrics.host, config.metrics.port, metrics.registry, health)
     server.start()
@@ -47,7 +64,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         signal.signal(sig, lambda *_: stop.set())
     log.info("starting", extra={"fields": {"instance": config.instance_id, "group": config.group_id,
                                            "metrics_port": server.port, "policy_sha256": setup.loaded.sha256,
-                                           "key_id": setup.key.key_id, "delivery": config.delivery}})
+                                           "key_id": setup.key.key_id, "delivery": config.delivery,
+                                           "format": _wire(config, setup)}})
     proxy = Proxy(config, setup, metrics, health)
     try:
         proxy.prepare()
@@ -60,6 +78,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         return 1
     finally:
         server.stop()
+        setup.close()
     log.info("stopped cleanly", extra={"fields": {"instance": config.instance_id}})
     return 0
 

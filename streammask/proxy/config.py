@@ -1,8 +1,9 @@
-"""The proxy's config file (YAML): clusters, topics, routing, policy, delivery, metrics.
+"""The proxy's config file (YAML): clusters, topics, routing, policy, wire format, delivery, metrics.
 
 Any librdkafka property passes through under ``source``/``target`` (TLS, SASL…). Values may reference
 environment variables as ``${NAME}``, so secrets stay out of the file. Problems are reported with file
-and line, like the policy's.
+and line, like the policy's. ``schema_registry`` keeps its references unexpanded (the registry client
+resolves them, so the config never holds a registry secret); that they are set is checked at load.
 """
 
 from __future__ import annotations
@@ -15,8 +16,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from streammask.codec import SchemaRegistries, WireFormat
+from streammask.codec.settings import registry_problems
 from streammask.errors import ConfigError, PolicyProblem, StreamMaskError
-from streammask.yamldoc import YamlDoc, describe_validation_error, parse_yaml
+from streammask.yamldoc import YamlDoc, YamlPath, describe_validation_error, parse_yaml
 
 KafkaProps = dict[str, str | int | float | bool]
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -91,6 +94,12 @@ class ProxyConfig(_Strict):
     partitioning: Literal["key", "source"] = "key"
     batch: Batch = Field(default_factory=Batch)
     metrics: Metrics = Field(default_factory=Metrics)
+    format: WireFormat = "json"
+    """The records' wire format, keys and values: ``json`` (JsonConverter) or ``avro`` (AvroConverter)."""
+    key_format: WireFormat | None = None
+    """Keys only, when they differ from ``format``."""
+    schema_registry: SchemaRegistries | None = None
+    """Where Avro schemas are read and registered; required with avro, refused without it."""
 
     @model_validator(mode="after")
     def _checks(self) -> ProxyConfig:
@@ -117,7 +126,21 @@ class ProxyConfig(_Strict):
                       "use range or roundrobin", "source", "partition.assignment.strategy")
         if self.quarantine_topic is not None and self.on_blocked != "skip":
             raise _At("quarantine_topic only applies with on_blocked: skip", "quarantine_topic")
+        self._check_wire()
         return self
+
+    def _check_wire(self) -> None:
+        """Avro needs a registry; a registry block with nothing in Avro is refused too, not ignored: it most
+        likely means a forgotten ``format: avro`` (every record would then block as wrong-format), and a
+        config that reads otherwise than it runs is a review hazard."""
+        avro = "avro" in (self.format, self.key_format)
+        if avro and self.schema_registry is None:
+            where = "format" if self.format == "avro" else "key_format"
+            raise _At(f"{where} avro needs `schema_registry` with `source` (the registry that gave the records' "
+                      "schema ids)", where)
+        if not avro and self.schema_registry is not None:
+            raise _At("`schema_registry` is set but nothing is avro (`format` and `key_format` are json); "
+                      "set `format: avro` (or `key_format: avro`) or remove the block", "schema_registry")
 
     @property
     def same_cluster(self) -> bool:
@@ -167,20 +190,29 @@ class ProxyConfig(_Strict):
         return topic in (self.topics or ())
 
 
-def _expand_env(value: object, path: str, missing: list[str]) -> object:
+UNEXPANDED = frozenset({"schema_registry"})
+"""Blocks whose ``${NAME}`` references stay in the config: their client resolves them."""
+
+
+def _dotted(path: YamlPath) -> str:
+    return "config" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path)
+
+
+def _expand_env(value: object, path: YamlPath, missing: list[tuple[str, YamlPath]]) -> object:
     if isinstance(value, str):
         def sub(m: re.Match[str]) -> str:
             name = m.group(1)
             if name not in os.environ:
-                missing.append(f"{path}: environment variable {name} is not set")
+                missing.append((f"{_dotted(path)}: environment variable {name} is not set", path))
                 return ""
             return os.environ[name]
 
         return _ENV_REF.sub(sub, value)
     if isinstance(value, dict):
-        return {k: _expand_env(v, f"{path}.{k}", missing) for k, v in value.items()}
+        return {k: v if not path and k in UNEXPANDED else _expand_env(v, (*path, k), missing)
+                for k, v in value.items()}
     if isinstance(value, list):
-        return [_expand_env(v, f"{path}[{i}]", missing) for i, v in enumerate(value)]
+        return [_expand_env(v, (*path, i), missing) for i, v in enumerate(value)]
     return value
 
 
@@ -204,14 +236,18 @@ def load_config(path: str | Path) -> tuple[ProxyConfig, Path]:
         raise ConfigError(problems)
     if not isinstance(doc.data, dict):
         raise ConfigError([PolicyProblem("the config must be a YAML mapping", file=src)])
-    missing: list[str] = []
-    data = _expand_env(doc.data, "config", missing)
+    missing: list[tuple[str, YamlPath]] = []
+    data = _expand_env(doc.data, (), missing)
     if missing:
-        raise ConfigError([PolicyProblem(m, file=src) for m in missing])
+        raise ConfigError([PolicyProblem(m, file=src, line=doc.line_of(at)) for m, at in missing])
     try:
         config = ProxyConfig.model_validate(data)
     except ValidationError as exc:
         raise ConfigError([_problem(e, src, doc) for e in exc.errors()]) from None
+    if config.schema_registry is not None:
+        problems = registry_problems(config.schema_registry, doc, ("schema_registry",), "config.schema_registry")
+        if problems:
+            raise ConfigError(problems)
     policy = Path(config.policy)
     if not policy.is_absolute():
         policy = Path(src).parent / policy

@@ -44,6 +44,8 @@ log = logging.getLogger("streammask.proxy")
 
 SOURCE_HEADERS = ("streammask.source.topic", "streammask.source.partition", "streammask.source.offset")
 MAX_CONSECUTIVE_ABORTS = 5  # a batch that keeps aborting is a persistent error, not a transient one
+Destination = tuple[str, int, tuple[tuple[str, bytes], ...]]
+"""Per source partition: target topic, target partition (-1: by key), the fixed coordinate headers."""
 
 
 class BlockedRecordStop(StreamMaskError):
@@ -99,7 +101,7 @@ class Proxy:
         self.audit_seq = 0
         self.audit_prev = GENESIS
         self.consecutive_aborts = 0
-        self._destinations: dict[tuple[str, int], tuple[str, int, tuple[tuple[str, bytes], ...]]] = {}
+        self._destinations: dict[tuple[str, int], Destination] = {}
         self._assigned: set[tuple[str, int]] = set()
         self._committed_next: dict[tuple[str, int], int] = {}  # next source offset, as this instance committed it
         metrics.policy_info.labels(config.instance_id, setup.loaded.sha256, setup.key.key_id).set(1)
@@ -171,30 +173,31 @@ class Proxy:
         tp = (topic, partition)
         txn.audit.consumed(tp, offset)
         txn.records += 1
-        outcome = self.setup.masker.mask(topic, msg.key(), msg.value(), record_headers(msg))
+        out = self._destinations.get(tp)
+        if out is None:
+            out = self._destinations[tp] = self._destination_of(tp)
+        # The target topic names the target registry's subjects (Avro): masking needs it, not only producing.
+        outcome = self.setup.masker.mask(topic, msg.key(), msg.value(), record_headers(msg), out[0])
         if isinstance(outcome, Blocked):
             where = Coordinates(topic, partition, offset)
             txn.audit.counts.add_blocked(where, outcome)
             self._blocked(msg, where, outcome)
             return
         txn.audit.counts.add_masked(outcome)
-        self._produce(msg, tp, offset, outcome)
+        self._produce(msg, out, offset, outcome)
         txn.topics_out[topic] += 1
         if outcome.source_ts_ms is not None:
             txn.delays_ms.append(outcome.source_ts_ms)
 
-    def _produce(self, msg: Message, tp: tuple[str, int], offset: int, outcome: Masked) -> None:
+    def _produce(self, msg: Message, out: Destination, offset: int, outcome: Masked) -> None:
         """Produce the masked record to its target topic, with its source coordinates as headers."""
-        out = self._destinations.get(tp)
-        if out is None:
-            out = self._destinations[tp] = self._destination_of(tp)
         target, partition, coordinates = out
         headers: Headers = [*outcome.headers, *coordinates, (SOURCE_HEADERS[2], b"%d" % offset)]
         ts_type, ts = msg.timestamp()
         timestamp = ts if ts_type != 0 and ts > 0 else 0  # 0: the time of producing
         self.output.produce(target, outcome.key, outcome.value, headers, partition, timestamp)
 
-    def _destination_of(self, tp: tuple[str, int]) -> tuple[str, int, tuple[tuple[str, bytes], ...]]:
+    def _destination_of(self, tp: tuple[str, int]) -> Destination:
         """Per source partition: target topic, target partition (-1: the partitioner picks it from
         the masked key) and the coordinate headers that do not change from record to record."""
         topic, partition = tp
