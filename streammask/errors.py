@@ -87,7 +87,10 @@ class WrongFormat(DecodeError):
 
 
 class RegistryError(StreamMaskError):
-    """A registry call failed. ``url`` carries no credentials; ``status`` is None when no HTTP answer came."""
+    """A registry call failed. ``url`` carries no credentials; ``status`` is None when no HTTP answer came.
+    ``unreachable``: no usable answer after every retry — a fault of the registry, not of a record."""
+
+    unreachable = False
 
     def __init__(
         self,

@@ -66,6 +66,9 @@ class _Block(Exception):
 class RecordMasker:
     """Masks records of any table of a compiled policy. Keeps only caches, no per-record state.
 
+    ``mask`` returns an outcome for every record, but raises ``RegistryError`` when a Schema Registry is
+    unreachable (after its retries): that is no record's fault, and the caller stops.
+
     ``value_codec`` reads and writes values (JsonConverter's by default), ``key_codec`` keys (the value's
     by default). Key headers (``__debezium.oldkey``/``newkey``) are JSON, as Connect's default header
     converter writes a struct."""
@@ -151,6 +154,8 @@ class RecordMasker:
         except DecodeError as exc:
             return Blocked(BlockReason(BlockCode.UNDECODABLE, str(exc), table))
         except RegistryError as exc:
+            if exc.unreachable:  # not this record's fault: skipping it would drop good data, so the run
+                raise  # stops (nothing written with it) and resumes from its committed offsets
             return Blocked(BlockReason(BlockCode.SCHEMA_REGISTRY, str(exc), table))
         except Exception as exc:  # never str(exc): third-party messages may quote the value
             return Blocked(BlockReason(BlockCode.MASKING_FAILED, f"internal error ({type(exc).__name__})", table))

@@ -35,12 +35,12 @@ from test_proxy_runner import (
 
 from streammask.bootstrap import MaskingSetup
 from streammask.codec import build_codecs
+from streammask.codec.registry import RegistryUnavailable
 from streammask.masker import RecordMasker
 from streammask.outcome import Masked
 from streammask.plan import CompiledPolicy
 from streammask.policy.loader import parse_policy
 from streammask.proxy.config import ProxyConfig
-from streammask.proxy.runner import BlockedRecordStop
 from tests.fake_registry import FakeRegistry
 
 PASSWORD = "qa-Pa55word-9"
@@ -131,36 +131,41 @@ def registry_goes_down_mid_batch(rig: Rig, source: FakeRegistry, target: FakeReg
     rig.consumer.then(lambda: None, target.down)
 
 
-def test_a_registry_down_with_on_blocked_stop_ends_the_run_and_commits_nothing_of_the_batch(
-    source_registry: FakeRegistry, target: FakeRegistry, caplog: pytest.LogCaptureFixture,
+@pytest.mark.parametrize("on_blocked", ["stop", "skip"])
+def test_an_unreachable_registry_ends_the_run_whatever_on_blocked_says_and_commits_nothing_of_the_batch(
+    source_registry: FakeRegistry, target: FakeRegistry, caplog: pytest.LogCaptureFixture, on_blocked: str,
 ) -> None:
-    rig = avro_rig(source_registry, target, on_blocked="stop", max_per_consume=2)
+    """An unreachable registry is no record's fault: skipping the record would drop good data from QA, so
+    the run stops (as on a broker's fatal error) and a restart resumes from the committed offsets."""
+    options: dict[str, Any] = {"quarantine_topic": "streammask.quarantine"} if on_blocked == "skip" else {}
+    rig = avro_rig(source_registry, target, same_cluster=on_blocked == "stop", on_blocked=on_blocked,
+                   max_per_consume=2, **options)
     registry_goes_down_mid_batch(rig, source_registry, target)
     caplog.set_level(logging.DEBUG)
-    with pytest.raises(BlockedRecordStop) as info:
+    with pytest.raises(RegistryUnavailable) as info:
         rig.run()
     text = str(info.value)
-    assert f"{TOPIC}/0/2: schema-registry: table public.customers registry {target.url}, subject {OUT}-value" in text
-    assert "nothing of its transaction was committed" in text
+    assert text.startswith(f"registry {target.url}, subject {OUT}-value: register: unreachable"), text
     assert rig.output() == [] and rig.audit() == []
     aborted = [e.message for e in rig.target.all_entries() if e.state == "aborted" and e.message.topic() == OUT]
     assert source_offsets(aborted) == [0, 1]
     assert rig.source.group_offsets == {}
-    assert rig.metric("streammask_records_blocked_total", topic=TOPIC, code="schema-registry") == 1
-    [logged] = [r for r in caplog.records if r.getMessage().startswith("record blocked")]
-    fields = getattr(logged, "fields", {})
-    assert (fields["offset"], fields["code"]) == (2, "schema-registry")
-    assert fields["reason"].startswith(f"registry {target.url}, subject {OUT}-value: register: unreachable")
+    assert rig.metric("streammask_records_blocked_total", topic=TOPIC, code="schema-registry") == 0
+    if on_blocked == "skip":
+        assert rig.source.committed_view("streammask.quarantine") == []
     assert not [r for r in caplog.records if PASSWORD in r.getMessage() + repr(r.__dict__)]
     assert PASSWORD not in text
 
 
-def test_a_registry_down_with_on_blocked_skip_skips_counts_audits_and_quarantines_the_record(
+def test_a_registry_refusal_with_on_blocked_skip_skips_counts_audits_and_quarantines_the_record(
     source_registry: FakeRegistry, target: FakeRegistry, caplog: pytest.LogCaptureFixture,
 ) -> None:
+    """A refusal (409: the new version is incompatible on the target) is about the record's schema: it
+    follows on_blocked, and the records around it go on."""
     rig = avro_rig(source_registry, target, same_cluster=False, on_blocked="skip",
                    quarantine_topic="streammask.quarantine", max_per_consume=2)
-    registry_goes_down_mid_batch(rig, source_registry, target)
+    write_avro(rig, source_registry, change(0), change(1), change(2, "u", tier="gold"), change(3))
+    rig.consumer.then(lambda: None, lambda: target.force_error(f"{OUT}-value", 40901))
     caplog.set_level(logging.DEBUG)
     rig.run()
     assert source_offsets(rig.output()) == [0, 1, 3]
@@ -172,7 +177,8 @@ def test_a_registry_down_with_on_blocked_skip_skips_counts_audits_and_quarantine
     assert record["blocked_by_code"] == {"schema-registry": 1}
     [blocked] = record["blocked"]
     assert (blocked["offset"], blocked["code"], blocked["table"]) == (2, "schema-registry", "public.customers")
-    assert blocked["reason"].startswith(f"registry {target.url}, subject {OUT}-value: register: unreachable")
+    assert blocked["reason"].startswith(f"registry {target.url}, subject {OUT}-value: register:"), blocked
+    assert "40901" in blocked["reason"]
     [quarantined] = rig.source.committed_view("streammask.quarantine")
     assert quarantined.offset() == 0 and ("streammask.blocked", b"schema-registry") in (quarantined.headers() or [])
     assert quarantined.value() == rig.source.committed_view(TOPIC)[2].value()  # raw, on the source cluster

@@ -61,6 +61,8 @@ class RegistryConfigError(StreamMaskError):
 class RegistryUnavailable(RegistryError):
     """No usable answer after every retry (connection, timeout, TLS, 429, 5xx): worth trying again later."""
 
+    unreachable = True
+
 
 class RegistryRejected(RegistryError):
     """The registry answered 4xx (incompatible, invalid, unauthorized…): retrying the same call will not help."""
