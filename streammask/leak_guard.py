@@ -205,6 +205,8 @@ class LeakGuard:
             return value in INFINITY_TIMESTAMPS or self._below < value < self._above or abs(value) < _CHANCE
         if cls is float:
             return not math.isfinite(value)
+        if cls is bytes:  # a binary format's bytes and Decimals (Avro): too short to search, as in _needles
+            return len(value) < self.min_length or self._placeholder_forms(value)
         if cls is list:
             return all(item is None or self._unchanged_by_design(item) for item in value) or self._placeholder_forms(
                 value

@@ -88,8 +88,8 @@ def _unscaled(value: Any) -> int:
 
 
 def _unscaled_bytes(unscaled: int) -> bytes:
-    """The minimal big-endian two's complement, as Java's BigInteger.toByteArray gives it."""
-    return unscaled.to_bytes((unscaled.bit_length() + 8) // 8, "big", signed=True)
+    """The minimal big-endian two's complement, as Java's BigInteger.toByteArray gives it (-128 is one byte)."""
+    return unscaled.to_bytes(((unscaled if unscaled >= 0 else ~unscaled).bit_length() + 8) // 8, "big", signed=True)
 
 
 def _variable(value: Any) -> VariableDecimal:
