@@ -31,7 +31,7 @@ import pytest
 from streammask.codec import SchemaRegistries, build_codecs
 from streammask.codec.avro import AvroCodec
 from streammask.codec.avro_schema import avro_datum_of, connect_payload_of
-from streammask.codec.registry import RegistryConfig
+from streammask.codec.registry import RegistryConfig, RegistryUnavailable
 from streammask.keys import MasterKey
 from streammask.masker import RecordMasker
 from streammask.outcome import BlockCode, Blocked, EventKind, Masked, Outcome
@@ -246,9 +246,10 @@ def test_an_unclassified_column_in_a_new_version_blocks_that_version_only(rig: R
 # -- registries down or refusing -----------------------------------------------------------------------------
 
 
-def test_source_registry_down_blocks_unknown_ids_only_naming_it_without_credentials(
+def test_source_registry_down_stops_at_unknown_ids_only_naming_it_without_credentials(
     registry_factory: Any, target_registry: FakeRegistry
 ) -> None:
+    """Unreachable is no record's fault: ``mask`` raises (the caller stops) instead of blocking the record."""
     source = registry_factory(basic_auth=("streammask", PASSWORD))
     creds = {"basic.auth.user.info": f"streammask:{PASSWORD}"}
     rig = Rig(source, target_registry, source_settings=creds, producer_conf=creds)
@@ -256,17 +257,19 @@ def test_source_registry_down_blocks_unknown_ids_only_naming_it_without_credenti
     as_masked(rig.mask(rig.key(), v1))
     source.down()
     as_masked(rig.mask(rig.key(), v1))  # its writer schema is known: no registry call needed
-    blocked = as_blocked(rig.mask(rig.key(), v2), BlockCode.SCHEMA_REGISTRY,
-                         (PASSWORD, base64.b64encode(f"streammask:{PASSWORD}".encode()).decode()))
-    assert f"registry {source.url}" in blocked.reason.detail
-    assert f"schema id {ae.schema_id_of(v2)}" in blocked.reason.detail
-    assert "unreachable" in blocked.reason.detail
+    with pytest.raises(RegistryUnavailable) as info:
+        rig.mask(rig.key(), v2)
+    detail = str(info.value)
+    assert f"registry {source.url}" in detail
+    assert f"schema id {ae.schema_id_of(v2)}" in detail
+    assert "unreachable" in detail
+    assert PASSWORD not in detail and base64.b64encode(f"streammask:{PASSWORD}".encode()).decode() not in detail
     source.up()
     assert payload_of(as_masked(rig.mask(rig.key(), v2)).value, V2, target_registry.url)["after"]["loyalty"] == "gold"
 
 
 @pytest.mark.parametrize("where", ["basic.auth.user.info", "url"])
-def test_target_registry_down_at_first_registration_blocks_naming_it_and_the_subject(
+def test_target_registry_down_at_first_registration_stops_naming_it_and_the_subject(
     where: str, source_registry: FakeRegistry, registry_factory: Any
 ) -> None:
     target = registry_factory(basic_auth=("streammask", PASSWORD))
@@ -276,9 +279,11 @@ def test_target_registry_down_at_first_registration_blocks_naming_it_and_the_sub
         rig = Rig(source_registry, target, target_settings={"basic.auth.user.info": f"streammask:{PASSWORD}"})
     key, value = rig.key(), rig.value(V1, None, row())
     target.down()
-    blocked = as_blocked(rig.mask(key, value), BlockCode.SCHEMA_REGISTRY, (PASSWORD,))
-    assert re.search(rf"registry {re.escape(target.url)}, subject {re.escape(TARGET)}-(key|value): ",
-                     blocked.reason.detail), blocked.reason.detail
+    with pytest.raises(RegistryUnavailable) as info:
+        rig.mask(key, value)
+    detail = str(info.value)
+    assert PASSWORD not in detail
+    assert re.search(rf"registry {re.escape(target.url)}, subject {re.escape(TARGET)}-(key|value): ", detail), detail
     target.up()
     out = as_masked(rig.mask(key, value))
     registered = ae.subject_ids(target.url, f"{TARGET}-value", ("streammask", PASSWORD))
