@@ -10,7 +10,8 @@ record before the guard runs, and MySQL's ``query`` and Oracle's ``redo_sql`` ar
 
 A raw value is looked for whole in each carrier's text (so inside a longer text too), in the forms a
 writer gives it: its text, its JSON-escaped text (a copy inside a JSON column's text), its ASCII-escaped
-JSON text (``\\u00eb``); numbers, and strings of digits, only as whole numbers.
+JSON text (``\\u00eb``); numbers, and strings of digits, only as whole numbers; a binary format's bytes
+(Avro) as they read as text and as base64 (what a text column copying them holds).
 
 What is not a leak, so that false positives stay rare:
 - a masked value equal to its raw value where the strategy may give that: a band floor (``bucket``), a
@@ -28,6 +29,7 @@ to a masked ``updated_at`` on insert) is a hit: the value is in the output; clas
 
 from __future__ import annotations
 
+import base64
 import json
 import math
 from collections.abc import Iterator, Sequence
@@ -165,9 +167,10 @@ class LeakGuard:
         elif cls is int:
             if not self._below < raw < self._above:
                 yield str(raw), True
-        elif cls is bytes:  # a binary format's bytes (Avro), as carriers' bytes are read (_add_texts)
-            if len(raw) >= self.min_length:
+        elif cls is bytes:  # a binary format's bytes (Avro): as carriers' bytes are read (_add_texts), and as
+            if len(raw) >= self.min_length:  # base64 text, the form a text column copying them would hold
                 yield raw.decode("utf-8", "surrogateescape"), False
+                yield base64.b64encode(raw).decode(), False
         elif cls is float:
             if math.isfinite(raw):
                 text = orjson.dumps(raw).decode()
