@@ -52,6 +52,7 @@ SOURCE_METADATA = frozenset({
     "collection", "ord", "lsid", "txnNumber", "wallTime", "keyspace", "vgtid", "shard", "query", "redo_sql",
 })
 
+_SCALARS = frozenset({str, int, bool, type(None)})
 Carrier = tuple[str, Any]
 """(where it is in the output, as a block reason names it; its value) of a part that may carry a value."""
 
@@ -86,13 +87,15 @@ class LeakGuard:
 
     def scan(self, tally: Tally, others: Sequence[Carrier]) -> LeakFound | None:
         """The first leak in the record ``tally`` describes (its rows as masked, the raw values masking
-        changed, the strict values it left unchanged), ``others`` being the carriers outside rows (unknown
-        source fields, passed headers)."""
-        for label, name, value in tally.unchanged or ():
-            if not self._unchanged_by_design(value):
+        changed, the strict values that came out equal), ``others`` being the carriers outside rows
+        (unknown source fields, passed headers). The common case — no raw value in any carrier's text —
+        is decided by C-level passes; a suspect record takes the value-by-value path with every rule."""
+        for label, name, value, masked in tally.unchanged or ():
+            if masked.__class__ is value.__class__ and not self._unchanged_by_design(value):
                 where = _place((label, name)) + ", unchanged by its strategy"
                 return LeakFound(self._column(tally, label, name), where)
-        if not tally.raw and not tally.raw_text:
+        raws = tally.raw
+        if not raws:
             return None
         wheres: list[Any] = []  # a carrier's name, or (row label, column)
         texts: list[str] = []  # its text
@@ -110,16 +113,18 @@ class LeakGuard:
             return None
         joined = "\x00".join(texts)  # one search per value over every carrier
         # An escaped form (JSON text inside a value, \u escapes) needs a backslash: without one, a copy is
-        # the raw text itself, and one C-level pass over the long raw strings decides for all of them.
+        # the raw text itself, and C-level passes over the raw values decide for all of them.
         escaped = "\\" in joined
-        long_texts = tally.raw_text or []
+        if not escaped and not self._suspect(raws, joined):
+            return None
+        long_texts, rest = self._searchable(raws)
         if escaped or any(map(joined.__contains__, long_texts)):
             for raw in long_texts:
                 if escaped or raw in joined:
                     found = self._locate(tally, raw, wheres, texts)
                     if found is not None:
                         return found
-        for raw in tally.raw or ():  # what the tally kept besides long strings: big integers, rarer types
+        for raw in rest:  # besides long strings: big integers, shorter non-ASCII strings, rarer types
             cls = raw.__class__
             if cls is str:
                 if self._too_short(raw) or (not escaped and raw not in joined):
@@ -131,6 +136,44 @@ class LeakGuard:
                 return found
         return None
 
+    def _suspect(self, raws: list[Any], joined: str) -> bool:
+        """Whether any raw value may be in ``joined`` (the carriers' text, without escapes): strings and
+        integers as their text in one C-level pass (``str`` of a string is itself), rarer types by their
+        forms. A suspect record gets the full check, which applies the length and whole-number rules."""
+        if any(map(joined.__contains__, map(str, raws))):
+            return True
+        if _SCALARS.issuperset(map(type, raws)):
+            return False
+        rare = [raw for raw in raws if raw.__class__ not in _SCALARS]
+        return any(needle in joined for raw in rare for needle, _ in self._needles(raw))
+
+    def _searchable(self, raws: list[Any]) -> tuple[list[str], list[Any]]:
+        """The raw values long enough to search: strings of ``min_length`` characters, and the rest
+        (integers outside the short range, shorter non-ASCII strings, other types but booleans)."""
+        min_chars, below, above = self.bounds
+        long_texts: list[str] = []
+        rest: list[Any] = []
+        for value in raws:
+            cls = value.__class__
+            if cls is str:
+                if len(value) >= min_chars:
+                    long_texts.append(value)
+                elif not value.isascii():
+                    rest.append(value)  # fewer characters, maybe enough bytes
+            elif cls is int:
+                if not below < value < above:
+                    rest.append(value)
+            elif cls is not bool:
+                rest.append(value)
+        return long_texts, rest
+
+    @staticmethod
+    def _column(tally: Tally, label: str, name: str) -> str:
+        for masker, _, _, row_label in tally.rows or ():
+            if row_label == label and name in masker.masked_columns:
+                return masker.masked_columns[name].column
+        return name
+
     def _locate(self, tally: Tally, raw: Any, wheres: Sequence[Any], texts: Sequence[str]) -> LeakFound | None:
         """The full check of one raw value in every form, and, on a hit, its column and the carrier."""
         for needle, whole in self._needles(raw):
@@ -141,13 +184,6 @@ class LeakGuard:
                             if row.get(name) is raw:
                                 return LeakFound(masker.masked_columns[name].column, _place(where))
         return None
-
-    @staticmethod
-    def _column(tally: Tally, label: str, name: str) -> str:
-        for masker, _, _, row_label in tally.rows or ():
-            if row_label == label and name in masker.masked_columns:
-                return masker.masked_columns[name].column
-        return name
 
     def _needles(self, raw: Any) -> Iterator[tuple[str, bool]]:
         """The forms ``raw`` (its leaves, for arrays and structs) takes in a carrier's text, each with

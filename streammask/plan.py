@@ -66,8 +66,7 @@ class Tally:
     __slots__ = ("masked", "placeholders")
     rows: list[tuple[RowMasker, dict[str, Any], dict[str, Any], str]] | None = None
     raw: list[Any] | None = None
-    raw_text: list[str] | None = None
-    unchanged: list[tuple[str, str, Any]] | None = None
+    unchanged: list[tuple[str, str, Any, Any]] | None = None
 
     def __init__(self) -> None:
         self.masked: list[ColumnStats] = []
@@ -76,21 +75,19 @@ class Tally:
 
 class GuardedTally(Tally):
     """A tally for the leak guard too: each row as (its masker, raw row, masked row, where it is in the
-    output); the raw values masking changed that are long enough to search (``raw_text``: ASCII-or-not
-    strings of at least ``min_chars`` characters; ``raw``: integers outside (``below``, ``above``), shorter
-    non-ASCII strings, anything else); and (row label, column, value) of each strict column its strategy
-    left unchanged."""
+    output); the raw values masking changed (``raw``, all of them: the guard's C-level passes filter
+    them, a step per value here would cost more); and (row label, column, raw, masked) of each strict
+    column's value that came out equal."""
 
-    __slots__ = ("rows", "raw", "raw_text", "unchanged", "bounds")
+    __slots__ = ("rows", "raw", "unchanged", "bounds")
 
-    def __init__(self, bounds: tuple[int, int, int]) -> None:
+    def __init__(self, bounds: tuple[int, int, int] | None = None) -> None:
         self.masked = []
         self.placeholders = []
         self.rows = []
         self.raw = []
-        self.raw_text = []
         self.unchanged = []
-        self.bounds = bounds  # (min_chars, below, above): the leak guard's, so short values are never kept
+        self.bounds = bounds
 
 
 def _elementwise(transform: Transform) -> Transform:
@@ -210,13 +207,11 @@ class RowMasker:
         return out
 
     def _mask_guarded(self, row: dict[str, Any], ctx: RowContext, tally: Tally, where: str) -> dict[str, Any]:
-        """``mask`` with the leak guard's share (apart: the loop without it is the hot path when it is off).
-        It keeps the raw values masking changed, long enough to search, and the strict ones it did not."""
+        """``mask`` with the leak guard's share (apart: the loop without it is the hot path when it is off):
+        the raw values masking changed, and the strict ones that came out equal."""
         out = row.copy()
-        get, count = row.get, tally.masked.append
-        keep_text, keep = tally.raw_text.append, tally.raw.append  # type: ignore[union-attr]
+        get, count, keep = row.get, tally.masked.append, tally.raw.append  # type: ignore[union-attr]
         placeholder_strings, placeholder = self._placeholders.strings, self._placeholders.matches
-        min_chars, below, above = tally.bounds  # type: ignore[attr-defined]
         for name, transform, stats, check_placeholder, guard in self._guarded_entries:
             value = get(name)
             if value is None:
@@ -231,24 +226,13 @@ class RowMasker:
                     exc.column = name
                 raise
             count(stats)
-            if guard:  # _note_for_guard, inline: this runs per masked value
-                cls = value.__class__
-                if masked.__class__ is not cls or masked != value:
-                    if cls is str:
-                        if len(value) >= min_chars:
-                            keep_text(value)
-                        elif not value.isascii():
-                            keep(value)  # fewer characters, maybe enough bytes
-                    elif cls is int:
-                        if not below < value < above:
-                            keep(value)
-                    elif cls is not bool:
-                        keep(value)
+            if guard:
+                if masked != value:
+                    keep(value)
                 elif guard == STRICT:
-                    tally.unchanged.append((where, name, value))  # type: ignore[union-attr]
+                    tally.unchanged.append((where, name, value, masked))  # type: ignore[union-attr]
         tally.rows.append((self, row, out, where))  # type: ignore[union-attr]
         return out
-
 
     def _reject(self, row: dict[str, Any]) -> None:
         """Which field is not allowed, and why: for a row, one its schema does not declare, then one the
@@ -262,27 +246,6 @@ class RowMasker:
         if declared is not None:
             _raise_first(row, declared, Undeclared)
         _raise_first(row, self._classified, Unclassified)
-
-
-def _note_for_guard(tally: Tally, where: str, name: str, value: Any, masked: Any, guard: int) -> None:
-    """What the leak guard keeps of one masked value: a raw value masking changed, when long enough to
-    search (strings of ``min_chars`` characters in ``raw_text``; big integers, shorter non-ASCII strings
-    and other types in ``raw``), or a STRICT column's value left unchanged."""
-    cls = value.__class__
-    if masked.__class__ is not cls or masked != value:
-        min_chars, below, above = tally.bounds  # type: ignore[attr-defined]
-        if cls is str:
-            if len(value) >= min_chars:
-                tally.raw_text.append(value)  # type: ignore[union-attr]
-            elif not value.isascii():
-                tally.raw.append(value)  # type: ignore[union-attr]
-        elif cls is int:
-            if not below < value < above:
-                tally.raw.append(value)  # type: ignore[union-attr]
-        elif cls is not bool:
-            tally.raw.append(value)  # type: ignore[union-attr]
-    elif guard == STRICT:
-        tally.unchanged.append((where, name, value))  # type: ignore[union-attr]
 
 
 def _raise_first(row: dict[str, Any], allowed: frozenset[str], error: type[Unclassified | Undeclared]) -> None:
@@ -343,7 +306,10 @@ class InferringRowMasker(RowMasker):
                     raise
                 tally.masked.append(entry[1])
                 if tally.raw is not None and entry[1].strategy != "keep":
-                    _note_for_guard(tally, where, name, value, masked, LENIENT if name in self.lenient else STRICT)
+                    if masked != value:
+                        tally.raw.append(value)
+                    elif name not in self.lenient:
+                        tally.unchanged.append((where, name, value, masked))  # type: ignore[union-attr]
             elif name in plan.passthrough:
                 out[name] = value
             else:
