@@ -64,9 +64,9 @@ class AvroDocument:
         self._codec, self._writer, self._record, self._part, self._data = codec, writer, record, part, data
 
     def encode(self, payload: Any) -> bytes:
-        target_id = self._codec.target_id(self._writer, self._record, self._part)
+        head = self._codec.head(self._writer, self._record, self._part)
         out = io.BytesIO()
-        out.write(b"\x00" + target_id.to_bytes(4, "big"))
+        out.write(head)
         try:
             schemaless_writer(out, self._writer.parsed, payload)
         except (ValueError, TypeError, AttributeError, KeyError, OverflowError):  # never str(exc): it may quote
@@ -77,8 +77,7 @@ class AvroDocument:
 
     def reframed(self) -> bytes:
         """The input unchanged but for the schema id: the target registry's."""
-        target_id = self._codec.target_id(self._writer, self._record, self._part)
-        return b"".join((b"\x00", target_id.to_bytes(4, "big"), memoryview(self._data)[5:]))
+        return b"".join((self._codec.head(self._writer, self._record, self._part), memoryview(self._data)[5:]))
 
 
 def _unscaled(value: Any) -> int:
@@ -136,6 +135,7 @@ class AvroCodec:
         self._writers: dict[int, WriterSchema] = {}
         self._target_ids: dict[tuple[str, int], int] = {}
         self._levels_copied: set[str] = set()
+        self._heads: dict[tuple[int, str, bool], bytes] = {}
         self._lock = threading.Lock()
 
     def decode(self, data: bytes, record: RecordContext, part: Part) -> AvroDocument:
@@ -166,7 +166,9 @@ class AvroCodec:
         try:
             parsed_json = json.loads(text)
             connect = connect_schema_of(parsed_json)
-            parsed = parse_schema(strip_logical_types(parsed_json), _write_hint=False)
+            # fastavro's "parsed" marker (the default hint) makes schemaless_reader and _writer use the parsed
+            # form as it is; without it they parse the schema again on every call
+            parsed = parse_schema(strip_logical_types(parsed_json))
         except DecodeError as exc:
             raise DecodeError(f"Avro schema id {schema_id}: {exc}") from None
         except Exception:
@@ -176,6 +178,18 @@ class AvroCodec:
         with self._lock:
             self._writers[schema_id] = writer
         return writer
+
+    def head(self, writer: WriterSchema, record: RecordContext, part: Part) -> bytes:
+        """The 5-byte Confluent frame head of ``writer``'s output for this record: magic byte and target id."""
+        key = (writer.schema_id, record.target_topic, part.is_key)
+        head = self._heads.get(key)
+        if head is None:
+            head = b"\x00" + self.target_id(writer, record, part).to_bytes(4, "big")
+            with self._lock:
+                if len(self._heads) >= 4096:
+                    self._heads.clear()
+                self._heads[key] = head
+        return head
 
     def target_id(self, writer: WriterSchema, record: RecordContext, part: Part) -> int:
         """The target registry's id of ``writer``'s text under the target subject: registered on first use,
