@@ -40,6 +40,7 @@ REPO = Path(__file__).resolve().parent.parent
 GOLDEN = REPO / "tests" / "golden" / "connect_json.sha256"
 KEY = MasterKey(bytes(range(32)), "golden")
 KEEP = {"strategy": "keep", "approved_by": "dpo@example.com", "reason": "golden corpus"}
+# A copy of the property tests' options, on purpose: the golden corpus must not move when they do.
 OPTIONS: dict[str, list[dict[str, Any]]] = {
     "tokenize": [{"strategy": "tokenize"}],
     "hash": [{"strategy": "hash"}, {"strategy": "hash", "length": 16}],

@@ -24,10 +24,10 @@ from typing import Any, Literal
 from fastavro import parse_schema, schemaless_reader, schemaless_writer
 
 from streammask.codec.avro_schema import connect_schema_of, strip_logical_types
-from streammask.codec.base import Part, RecordContext, ValueForms
+from streammask.codec.base import Part, RecordContext, ValueForms, variable_forms
 from streammask.codec.registry import RegistryClient
 from streammask.errors import DecodeError, MaskingError, WrongFormat
-from streammask.types import Kind, VariableDecimal
+from streammask.types import Kind
 
 MAGIC = 0
 SubjectStrategy = Literal["topic", "record"]
@@ -91,14 +91,7 @@ def _unscaled_bytes(unscaled: int) -> bytes:
     return unscaled.to_bytes(((unscaled if unscaled >= 0 else ~unscaled).bit_length() + 8) // 8, "big", signed=True)
 
 
-def _variable(value: Any) -> VariableDecimal:
-    if not isinstance(value, dict) or not isinstance(value.get("scale"), int):
-        raise MaskingError("VariableScaleDecimal value is not a {scale, value} struct")
-    return VariableDecimal(_unscaled(value.get("value")), value["scale"])
-
-
-def _variable_struct(value: VariableDecimal) -> dict[str, Any]:
-    return {"scale": value.scale, "value": _unscaled_bytes(value.unscaled)}
+_variable, _variable_struct = variable_forms(_unscaled, _unscaled_bytes)
 
 
 def _bytes(value: Any) -> bytes:

@@ -14,8 +14,9 @@ from __future__ import annotations
 from collections.abc import Callable, Hashable, Sequence
 from typing import Any, NamedTuple, Protocol
 
+from streammask.errors import MaskingError
 from streammask.strategies.base import RowContext, Transform
-from streammask.types import ColumnType, Kind
+from streammask.types import ColumnType, Kind, VariableDecimal
 
 Headers = Sequence[tuple[str, bytes | None]]
 
@@ -76,6 +77,21 @@ class Codec(Protocol):
 
 
 Convert = Callable[[Any], Any]
+
+
+def variable_forms(read_unscaled: Callable[[Any], int], write_unscaled: Convert) -> tuple[Convert, Convert]:
+    """(decoder, encoder) of a VariableScaleDecimal struct ``{scale, value}`` whose ``value`` a wire format
+    holds as ``read_unscaled`` reads and ``write_unscaled`` writes it."""
+
+    def decode(value: Any) -> VariableDecimal:
+        if not isinstance(value, dict) or not isinstance(value.get("scale"), int):
+            raise MaskingError("VariableScaleDecimal value is not a {scale, value} struct")
+        return VariableDecimal(read_unscaled(value.get("value")), value["scale"])
+
+    def encode(value: VariableDecimal) -> dict[str, Any]:
+        return {"scale": value.scale, "value": write_unscaled(value.unscaled)}
+
+    return decode, encode
 
 
 class ValueForms:

@@ -10,9 +10,9 @@ from typing import Any
 
 import orjson
 
-from streammask.codec.base import KEY, VALUE, Part, RecordContext, ValueForms
+from streammask.codec.base import KEY, VALUE, Part, RecordContext, ValueForms, variable_forms
 from streammask.errors import DecodeError, MaskingError, WrongFormat
-from streammask.types import Kind, VariableDecimal
+from streammask.types import Kind
 
 _FRAME_HEAD = b'{"schema":'
 _FRAME_SEP = b',"payload":'
@@ -162,15 +162,7 @@ def encode_unscaled(unscaled: int) -> str:
     return encode_bytes(unscaled.to_bytes((unscaled.bit_length() + 8) // 8, "big", signed=True))
 
 
-def _variable(value: Any) -> VariableDecimal:
-    if not isinstance(value, dict) or not isinstance(value.get("scale"), int):
-        raise MaskingError("VariableScaleDecimal value is not a {scale, value} struct")
-    return VariableDecimal(_unscaled(value.get("value")), value["scale"])
-
-
-def _variable_struct(value: VariableDecimal) -> dict[str, Any]:
-    return {"scale": value.scale, "value": encode_unscaled(value.unscaled)}
-
+_variable, _variable_struct = variable_forms(_unscaled, encode_unscaled)
 
 FORMS = ValueForms(
     "connect-json",
