@@ -92,7 +92,7 @@ class JsonDocument:
     __slots__ = ("framed", "schema", "schema_key", "payload", "_compact", "_data")
     schema_key: bytes | None
 
-    def __init__(self, data: bytes, record: RecordContext, part: Part, schemas: SchemaTexts) -> None:
+    def __init__(self, schemas: SchemaTexts, data: bytes, record: RecordContext, part: Part) -> None:
         self._data = data
         hit = schemas.find(data)
         if hit is not None:
@@ -180,7 +180,7 @@ class ConnectJsonCodec:
 
     def __init__(self) -> None:
         self._schemas = SchemaTexts()
-        self.decode = partial(JsonDocument, schemas=self._schemas)  # no frame of its own: a hot path
+        self.decode = partial(JsonDocument, self._schemas)  # no frame of its own (and no keywords): a hot path
 
 
 __all__ = [
