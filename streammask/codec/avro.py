@@ -2,9 +2,11 @@
 
 Wire format (Confluent's, and Apicurio's ``as-confluent``): magic byte 0, a 4-byte big-endian schema id,
 then the Avro binary body. The writer schema is fetched by id from the source registry (once: ids are
-immutable), translated into Connect's data model (``avro_schema``), and read with fastavro's schemaless
-reader *without logical types*, so values stay raw (a Decimal's bytes, a date's int) and re-encoding an
-unmasked value gives its bytes back. A masked record is written with the same schema text, registered
+immutable), translated into Connect's data model (``avro_schema``), and read *without logical types*, so
+values stay raw (a Decimal's bytes, a date's int) and re-encoding an unmasked value gives its bytes back.
+Reading and writing take the schema's compiled fast path (``avro_binary``) for well-formed bodies and
+exactly typed payloads, and fastavro's schemaless reader and writer for anything else: the same data, the
+same bytes, fastavro's errors. A masked record is written with the same schema text, registered
 under the target subject (``<target-topic>-key``/``-value``, or the record's full name), whose id the
 target registry gives: a record never carries an id the target registry has not registered.
 
@@ -23,6 +25,7 @@ from typing import Any, Literal
 
 from fastavro import parse_schema, schemaless_reader, schemaless_writer
 
+from streammask.codec.avro_binary import Reader, Writer, compile_reader, compile_writer
 from streammask.codec.avro_schema import connect_schema_of, strip_logical_types
 from streammask.codec.base import Part, RecordContext, ValueForms, variable_forms
 from streammask.codec.registry import RegistryClient
@@ -40,7 +43,7 @@ _APICURIO_HEADERS = frozenset({
 class WriterSchema:
     """One source schema id, ready to read with and write back: its text (registered as it is on the
     target), its record's full name (RecordNameStrategy's subject), fastavro's parsed form without
-    logical types, and its Connect form."""
+    logical types, its Connect form, and its compiled reader and writer (None: fastavro only)."""
 
     schema_id: int
     text: str
@@ -48,6 +51,8 @@ class WriterSchema:
     parsed: Any
     connect: dict[str, Any]
     key: Hashable
+    reader: Reader | None = None
+    writer: Writer | None = None
 
 
 class AvroDocument:
@@ -65,6 +70,15 @@ class AvroDocument:
 
     def encode(self, payload: Any) -> bytes:
         head = self._codec.head(self._writer, self._record, self._part)
+        fast = self._writer.writer
+        if fast is not None:
+            buf = bytearray(head)
+            try:
+                fast(payload, buf)
+            except Exception:  # not the exactly typed case: fastavro writes it or says why not
+                pass
+            else:
+                return bytes(buf)
         out = io.BytesIO()
         out.write(head)
         try:
@@ -129,21 +143,38 @@ class AvroCodec:
         self._target_ids: dict[tuple[str, int], int] = {}
         self._levels_copied: set[str] = set()
         self._heads: dict[tuple[int, str, bool], bytes] = {}
+        self._latest: list[tuple[bytes, WriterSchema] | None] = [None, None]  # per value, key: frame head, writer
         self._lock = threading.Lock()
 
     def decode(self, data: bytes, record: RecordContext, part: Part) -> AvroDocument:
-        if len(data) < 5 or data[0] != MAGIC:
+        latest = self._latest[part.is_key]  # the frame head read last: a topic's records mostly share it
+        same = latest is not None and data.__class__ is bytes and data.startswith(latest[0])
+        if not same and (len(data) < 5 or data[0] != MAGIC):
             raise WrongFormat(f"{part.what} is not Confluent-framed Avro (magic byte 0 and a 4-byte schema id)")
         if record.headers and not part.what.startswith("header") and any(
             name in _APICURIO_HEADERS for name, _ in record.headers
         ):
             raise WrongFormat(f"{part.what}: Apicurio's schema ids in headers are not read; use as-confluent framing")
-        schema_id = int.from_bytes(data[1:5], "big")
-        if schema_id == 0:
-            raise WrongFormat(
-                f"{part.what}: schema id 0 (Apicurio's 8-byte ids are not read; use as-confluent framing)"
-            )
-        writer = self._writers.get(schema_id) or self._learn(schema_id)
+        if same and latest is not None:
+            writer = latest[1]
+            schema_id = writer.schema_id
+        else:
+            schema_id = int.from_bytes(data[1:5], "big")
+            if schema_id == 0:
+                raise WrongFormat(
+                    f"{part.what}: schema id 0 (Apicurio's 8-byte ids are not read; use as-confluent framing)"
+                )
+            writer = self._writers.get(schema_id) or self._learn(schema_id)
+            if data.__class__ is bytes:
+                self._latest[part.is_key] = (data[:5], writer)
+        fast = writer.reader
+        if fast is not None and data.__class__ is bytes:
+            try:
+                payload, end = fast(data, 5)
+            except Exception:  # not the well-formed case: fastavro reads it or says why not
+                end = -1
+            if end == len(data):
+                return AvroDocument(payload, writer, self, record, part, data)
         body = io.BytesIO(data)
         body.seek(5)
         try:
@@ -167,7 +198,10 @@ class AvroCodec:
         except Exception:
             raise DecodeError(f"Avro schema id {schema_id} from {self.source.url} does not parse") from None
         name = _record_name(parsed_json)
-        writer = WriterSchema(schema_id, text, name, parsed, connect, ("avro", self.source.url, schema_id))
+        writer = WriterSchema(
+            schema_id, text, name, parsed, connect, ("avro", self.source.url, schema_id),
+            compile_reader(parsed), compile_writer(parsed),
+        )
         with self._lock:
             self._writers[schema_id] = writer
         return writer
