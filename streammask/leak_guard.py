@@ -90,11 +90,13 @@ class LeakGuard:
         changed, the strict values that came out equal), ``others`` being the carriers outside rows
         (unknown source fields, passed headers). The common case — no raw value in any carrier's text —
         is decided by C-level passes; a suspect record takes the value-by-value path with every rule."""
+        raws = tally.raw
         for label, name, value, masked in tally.unchanged or ():
-            if masked.__class__ is value.__class__ and not self._unchanged_by_design(value):
+            if masked.__class__ is not value.__class__:  # equal, of another type (1 and 1.0): it changed, so
+                raws.append(value)  # type: ignore[union-attr]  # it is searched for like any changed value
+            elif not self._unchanged_by_design(value):
                 where = _place((label, name)) + ", unchanged by its strategy"
                 return LeakFound(self._column(tally, label, name), where)
-        raws = tally.raw
         if not raws:
             return None
         wheres: list[Any] = []  # a carrier's name, or (row label, column)

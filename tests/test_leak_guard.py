@@ -158,7 +158,7 @@ def _masker_of(outputs: dict[str, dict[str, Any]], strategy: str = "replace") ->
 
 
 def _scan(row_masker: RowMasker, row: dict[str, Any], guard: LeakGuard | None = None) -> Any:
-    tally = GuardedTally((guard or LeakGuard(6)).bounds)
+    tally = GuardedTally()
     row_masker.mask(row, RowContext(row), tally, "value field after")
     return (guard or LeakGuard(6)).scan(tally, [])
 
@@ -265,3 +265,12 @@ def test_values_unchanged_by_design_are_not_leaks(unchanged: str) -> None:
     itself by chance: always the same value, which a hit would block for good."""
     guard = LeakGuard(6, GUARDED.compiled.placeholders)
     assert _scan(_identity_masker("format-preserve"), {"id": 1, "nick": unchanged}, guard) is None
+
+
+def test_a_masked_value_equal_to_its_raw_one_but_of_another_type_is_still_searched() -> None:
+    """1234567 masked to 1234567.0 compares equal, yet the output holds another value: the raw integer
+    is looked for like any changed value, and a passthrough copy of it is a leak."""
+    row_masker = _masker_of({"n": {1234567: 1234567.0}})
+    assert _scan(row_masker, {"id": 1, "n": 1234567}) is None
+    found = _scan(row_masker, {"id": 1, "n": 1234567, "x": "ref 1234567"})
+    assert found is not None and found.column == "n" and "after.x" in found.where
