@@ -103,7 +103,7 @@ class RecordMasker:
     ) -> Outcome:
         """The outcome of one record of ``topic``, bound for ``target_topic`` (default: the same name; a
         schema registry names the target's subjects after it)."""
-        tally = Tally() if self._guard is None else GuardedTally(self._guard.bounds)
+        tally = Tally() if self._guard is None else GuardedTally()
         table: str | None = None
         record = RecordContext(topic, target_topic or topic, headers or ())
         try:

@@ -79,15 +79,14 @@ class GuardedTally(Tally):
     them, a step per value here would cost more); and (row label, column, raw, masked) of each strict
     column's value that came out equal."""
 
-    __slots__ = ("rows", "raw", "unchanged", "bounds")
+    __slots__ = ("rows", "raw", "unchanged")
 
-    def __init__(self, bounds: tuple[int, int, int] | None = None) -> None:
+    def __init__(self) -> None:
         self.masked = []
         self.placeholders = []
         self.rows = []
         self.raw = []
         self.unchanged = []
-        self.bounds = bounds
 
 
 def _elementwise(transform: Transform) -> Transform:
@@ -164,14 +163,15 @@ class RowMasker:
         its schema declares), cached under ``cache_key`` (the key schema's identity, or the names): the key
         is masked exactly like the row, without a pass over every other column of the table for each key.
         A key in another wire format (``forms``) gets the same transforms for its own value forms."""
-        if forms is not None and forms is not self._forms:
+        other_format = forms is not None and forms is not self._forms
+        if other_format:
             cache_key = (cache_key, forms)  # a key in another wire format than the row's (rare)
         masker = self._narrowed.get(cache_key)
         if masker is None:
             if len(self._narrowed) >= _SCHEMA_CACHE_LIMIT:
                 self._narrowed.clear()
             columns = {name: entry for name, entry in self._columns.items() if name in names}
-            if forms is not self._forms and self._plan is not None and forms is not None:
+            if other_format and self._plan is not None and forms is not None:
                 plan = self._plan
                 columns = {name: plan.compile_column(name, self._types[name], forms) for name in columns}
             passthrough = frozenset(name for name in self.passthrough if name in names)
