@@ -53,18 +53,9 @@ def build_codecs(
 
 
 def close_codecs(*codecs: Codec) -> None:
-    """Close the registry clients behind ``codecs`` (a client shared by several, once); JSON holds none."""
-    closed: set[int] = set()
-    for codec in codecs:
-        if codec.name != "avro":
-            continue
-        from streammask.codec.avro import AvroCodec
-
-        if isinstance(codec, AvroCodec):
-            for client in (codec.source, codec.target):
-                if id(client) not in closed:
-                    closed.add(id(client))
-                    client.close()
+    """Close ``codecs``, each once (keys and values often share one)."""
+    for codec in dict.fromkeys(codecs):
+        codec.close()
 
 
 __all__ = ["Codec", "SchemaRegistries", "WireFormat", "build_codecs", "close_codecs"]

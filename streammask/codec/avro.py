@@ -111,7 +111,7 @@ _variable, _variable_struct = variable_forms(_unscaled, _unscaled_bytes)
 def _bytes(value: Any) -> bytes:
     if value.__class__ is not bytes:
         raise MaskingError("bytes value is not Avro bytes")
-    return bytes(value)
+    return value  # exactly bytes: immutable, nothing to copy
 
 
 def _same(value: Any) -> Any:
@@ -146,14 +146,18 @@ class AvroCodec:
         self._latest: list[tuple[bytes, WriterSchema] | None] = [None, None]  # per value, key: frame head, writer
         self._lock = threading.Lock()
 
+    def close(self) -> None:
+        """Close the registry clients' sessions (one, when source and target are the same registry)."""
+        self.source.close()
+        if self.target is not self.source:
+            self.target.close()
+
     def decode(self, data: bytes, record: RecordContext, part: Part) -> AvroDocument:
         latest = self._latest[part.is_key]  # the frame head read last: a topic's records mostly share it
         same = latest is not None and data.__class__ is bytes and data.startswith(latest[0])
         if not same and (len(data) < 5 or data[0] != MAGIC):
             raise WrongFormat(f"{part.what} is not Confluent-framed Avro (magic byte 0 and a 4-byte schema id)")
-        if record.headers and not part.what.startswith("header") and any(
-            name in _APICURIO_HEADERS for name, _ in record.headers
-        ):
+        if record.headers and any(name in _APICURIO_HEADERS for name, _ in record.headers):
             raise WrongFormat(f"{part.what}: Apicurio's schema ids in headers are not read; use as-confluent framing")
         if same and latest is not None:
             writer = latest[1]

@@ -75,6 +75,10 @@ class Codec(Protocol):
         """The document in ``data``; ``DecodeError`` (naming ``part.what``, never a value) if it is not one."""
         ...
 
+    def close(self) -> None:
+        """Release what the codec holds (a registry's HTTP sessions)."""
+        ...
+
 
 Convert = Callable[[Any], Any]
 

@@ -183,6 +183,9 @@ class ConnectJsonCodec:
         self._schemas = SchemaTexts()
         self.decode = partial(JsonDocument, self._schemas)  # no frame of its own (and no keywords): a hot path
 
+    def close(self) -> None:
+        """Nothing held."""
+
 
 __all__ = [
     "FORMS", "KEY", "VALUE", "ConnectJsonCodec", "JsonDocument", "SchemaTexts", "encode_bytes", "encode_unscaled",
