@@ -14,7 +14,7 @@ from streammask.codec.connect_json import ConnectJsonCodec
 from streammask.envelope import MetadataTopics, classify, row_struct_schema, table_of
 from streammask.errors import DecodeError, MaskingError
 from streammask.keys import MasterKey
-from streammask.outcome import EventKind
+from streammask.outcome import EventKind, SourceRecord
 from streammask.plan import CompiledPolicy
 from streammask.policy import LoadedPolicy
 from streammask.types import from_connect_schema
@@ -54,17 +54,18 @@ def _columns(payload: dict[str, Any]) -> Iterable[str]:
 
 
 def check_sample(
-    loaded: LoadedPolicy, records: Iterable[tuple[str, bytes | None, bytes | None]],
+    loaded: LoadedPolicy, records: Iterable[SourceRecord],
     value_codec: Codec | None = None, key_codec: Codec | None = None,
 ) -> CoverageReport:
-    """Scan (topic, key, value) records, read by the codecs the masker would use (JsonConverter's by
-    default); no key material is needed (types are checked with a throwaway key)."""
+    """Scan records (the shared pipeline's ``SourceRecord``s), read by the codecs the masker would use
+    (JsonConverter's by default); no key material is needed (types are checked with a throwaway key)."""
     compiled = CompiledPolicy(loaded, MasterKey(os.urandom(32), "check"))
     values: Codec = value_codec or ConnectJsonCodec()
     keys = key_codec or values
     report = CoverageReport(wire_format="Avro" if values.name == "avro" else "JSON")
     topics = MetadataTopics.of(loaded.policy.events)
-    for topic, key, value in records:
+    for item in records:
+        topic, key, value = item.coordinates.topic, item.key, item.value
         report.records += 1
         if value is None:
             continue

@@ -22,9 +22,10 @@ from streammask.audit import AuditCounts
 from streammask.bootstrap import MaskingSetup, open_masker
 from streammask.check import check_sample
 from streammask.codec import Codec, build_codecs, close_codecs
-from streammask.errors import ConfigError, DecodeError, PolicyError, StreamMaskError
-from streammask.kcat_io import KcatRecord, LineForm, format_line, read_records
-from streammask.outcome import BlockCode, Blocked, BlockReason, Coordinates, Masked, blocked_fields
+from streammask.errors import ConfigError, PolicyError, StreamMaskError
+from streammask.kcat_io import LineForm, line_source
+from streammask.outcome import Blocked, SourceRecord, Unreadable, blocked_fields
+from streammask.pipeline import LineSink, MaskStep, Pipeline
 from streammask.policy import LoadedPolicy, load_policy
 from streammask.policy.schema_export import policy_json_schema
 from streammask.wire_options import add_wire_arguments, wire_options
@@ -57,22 +58,10 @@ def _mask(args: argparse.Namespace, setup: MaskingSetup, form: LineForm) -> int:
     if args.audit:
         Path(args.audit).touch()  # an unwritable audit path fails now, before any record is written
     audit = AuditCounts(setup.loaded.sha256, setup.key.key_id, setup.loaded.policy.leak_guard)
-    masker = setup.masker
+    # mask has no routing: each record keeps its topic, partition and offset on its line
+    step = MaskStep(setup.masker, partitioning="source", coordinate_headers=False)
     with _open(args.input, "rb", sys.stdin.buffer) as src, _open(args.output, "wb", sys.stdout.buffer) as dst:
-        for line_no, item in read_records(src):
-            if isinstance(item, DecodeError):
-                where = _line_coordinates(line_no)
-                blocked = Blocked(BlockReason(BlockCode.UNDECODABLE, str(item)))
-                audit.add(where, blocked)
-                _log_blocked(where, blocked)
-                continue
-            record: KcatRecord = item
-            outcome = masker.mask(record.coordinates.topic, record.key, record.value, record.headers)
-            audit.add(record.coordinates, outcome)
-            if isinstance(outcome, Masked):
-                dst.write(format_line(record, outcome.key, outcome.value, outcome.headers, form))
-            else:
-                _log_blocked(record.coordinates, outcome)
+        Pipeline(step, LineSink(dst, form), audit, _log_blocked).drain(line_source(src))
     if args.audit:
         Path(args.audit).write_bytes(orjson.dumps(audit.as_dict(), option=orjson.OPT_INDENT_2) + b"\n")
     log.info("mask finished", extra={"fields": {"records_in": audit.records_in, "records_out": audit.records_out,
@@ -80,12 +69,8 @@ def _mask(args: argparse.Namespace, setup: MaskingSetup, form: LineForm) -> int:
     return EXIT_BLOCKED if audit.blocked_total else EXIT_OK
 
 
-def _line_coordinates(line_no: int) -> Coordinates:
-    return Coordinates(f"<input line {line_no}>", -1, -1)
-
-
-def _log_blocked(where: Coordinates, outcome: Blocked) -> None:
-    log.error("record blocked", extra={"fields": blocked_fields(where, outcome.reason)})
+def _log_blocked(item: SourceRecord | Unreadable, outcome: Blocked) -> None:
+    log.error("record blocked", extra={"fields": blocked_fields(item.coordinates, outcome.reason)})
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -103,13 +88,13 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 def _check_sample(args: argparse.Namespace, loaded: LoadedPolicy, value_codec: Codec, key_codec: Codec) -> int:
     with _open(args.sample, "rb", sys.stdin.buffer) as src:
-        records: list[tuple[str, bytes | None, bytes | None]] = []
+        records: list[SourceRecord] = []
         refused: list[str] = []  # why each line that mask would block is not a record; never a value
-        for _, item in read_records(src):
-            if isinstance(item, DecodeError):
-                refused.append(str(item))
+        for item in line_source(src):
+            if isinstance(item, Unreadable):
+                refused.append(item.detail)
             else:
-                records.append((item.coordinates.topic, item.key, item.value))
+                records.append(item)
     report = check_sample(loaded, records, value_codec, key_codec)  # a registry failure raises: exit 2
     report.undecodable += len(refused)
     source = "<stdin>" if args.sample == "-" else args.sample

@@ -29,7 +29,7 @@ from typing import IO, Any
 import orjson
 
 from streammask.errors import DecodeError
-from streammask.outcome import Coordinates
+from streammask.outcome import Coordinates, SourceRecord, Unreadable
 
 Headers = list[tuple[str, bytes | None]]
 
@@ -46,19 +46,6 @@ _PLAIN_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")  # a field name shown i
 # Fields kcat adds when it deserialises Avro (-s avro): the line no longer holds the record's bytes.
 _UNDECODED = {"key_error": "key", "payload_error": "value"}
 _AVRO = ("key_schema_id", "value_schema_id")
-
-
-@dataclass(frozen=True)
-class KcatRecord:
-    """One line: the record's coordinates, key and value bytes, headers, and kcat's timestamp and broker."""
-
-    coordinates: Coordinates
-    key: bytes | None
-    value: bytes | None
-    headers: Headers
-    tstype: str | None = None
-    ts: int | None = None
-    broker: int | None = None
 
 
 class _Refused(Exception):
@@ -151,7 +138,7 @@ def _headers(raw: Any) -> Headers:
     return [(name, _text(value, "`headers` values")) for name, value in zip(names, values, strict=True)]
 
 
-def _record(doc: dict[str, Any]) -> KcatRecord:
+def _record(doc: dict[str, Any]) -> SourceRecord:
     _check_fields(doc)
     topic = doc["topic"]
     if not isinstance(topic, str) or not _TOPIC.fullmatch(topic) or topic in (".", ".."):
@@ -160,7 +147,7 @@ def _record(doc: dict[str, Any]) -> KcatRecord:
     tstype = doc.get("tstype")
     if "tstype" in doc and tstype not in TSTYPES:
         raise _Refused(f"`tstype` must be one of {', '.join(TSTYPES)}")
-    return KcatRecord(
+    return SourceRecord(
         where,
         _bytes_field(doc, "key"),
         _bytes_field(doc, "payload"),
@@ -171,7 +158,7 @@ def _record(doc: dict[str, Any]) -> KcatRecord:
     )
 
 
-def parse_line(line: bytes, line_no: int) -> KcatRecord:
+def parse_line(line: bytes, line_no: int) -> SourceRecord:
     """The record of one ``kcat -C -J`` line; ``DecodeError`` (naming a field, never a value) otherwise."""
     try:
         doc = orjson.loads(line)
@@ -185,7 +172,7 @@ def parse_line(line: bytes, line_no: int) -> KcatRecord:
         raise DecodeError(f"line {line_no}: {exc}") from None
 
 
-def read_records(stream: IO[bytes]) -> Iterator[tuple[int, KcatRecord | DecodeError]]:
+def read_records(stream: IO[bytes]) -> Iterator[tuple[int, SourceRecord | DecodeError]]:
     """Yields (line number, record or the error that line caused); blank lines are skipped."""
     for n, line in enumerate(stream, start=1):
         if not line.strip():
@@ -194,6 +181,17 @@ def read_records(stream: IO[bytes]) -> Iterator[tuple[int, KcatRecord | DecodeEr
             yield n, parse_line(line, n)
         except DecodeError as exc:
             yield n, exc
+
+
+def line_source(stream: IO[bytes]) -> Iterator[SourceRecord | Unreadable]:
+    """The records of kcat -J lines; a line that is not one is ``Unreadable`` at ``<input line N>``."""
+    for n, item in read_records(stream):
+        yield Unreadable(line_coordinates(n), str(item)) if isinstance(item, DecodeError) else item
+
+
+def line_coordinates(line_no: int) -> Coordinates:
+    """Where an input line's problem is reported (audit, logs): it has no Kafka coordinates of its own."""
+    return Coordinates(f"<input line {line_no}>", -1, -1)
 
 
 @dataclass(frozen=True)
@@ -223,12 +221,13 @@ def _b64str(data: bytes | None) -> str | None:
 
 
 def format_line(
-    record: KcatRecord, key: bytes | None, value: bytes | None, headers: Headers, form: LineForm = KCAT
+    record: SourceRecord, key: bytes | None, value: bytes | None, headers: Headers, form: LineForm = KCAT,
+    where: Coordinates | None = None,
 ) -> bytes:
-    """The output line: the record's coordinates and kcat fields with the given (masked) key, value and
-    headers, in kcat's field order, key and payload in ``form``. Built from the typed record, so no field of
-    the input line is copied."""
-    where = record.coordinates
+    """The output line: the record's coordinates (or ``where``) and kcat fields with the given (masked) key,
+    value and headers, in kcat's field order, key and payload in ``form``. Built from the typed record, so no
+    field of the input line is copied."""
+    where = where or record.coordinates
     doc: dict[str, Any] = {"topic": where.topic, "partition": where.partition, "offset": where.offset}
     if record.tstype is not None and record.ts is not None:
         doc["tstype"], doc["ts"] = record.tstype, record.ts

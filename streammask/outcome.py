@@ -52,6 +52,30 @@ class Coordinates:
     offset: int
 
 
+@dataclass(frozen=True, slots=True)
+class SourceRecord:
+    """One record as a command reads it, from Kafka or a kcat -J line: coordinates, key and value bytes,
+    headers, and the timestamp (kcat's ``tstype``: create, logappend or unknown; ``ts`` in ms) and broker
+    when known."""
+
+    coordinates: Coordinates
+    key: bytes | None
+    value: bytes | None
+    headers: list[tuple[str, bytes | None]]
+    tstype: str | None = None
+    ts: int | None = None
+    broker: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Unreadable:
+    """An input item that is not a record (a line not in kcat's shape): blocked as undecodable. ``detail``
+    names a field, never a value."""
+
+    coordinates: Coordinates
+    detail: str
+
+
 @dataclass(frozen=True)
 class BlockReason:
     """Why a record was blocked. ``detail`` is written by streammask and never holds a value."""

@@ -35,7 +35,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from streammask.bootstrap import open_masker
 from streammask.outcome import Blocked, Masked
-from streammask.proxy.runner import SOURCE_HEADERS
+from streammask.pipeline import SOURCE_HEADERS
 from tests.broker import free_port
 
 REPO = Path(__file__).resolve().parent.parent

@@ -17,7 +17,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from streammask.errors import DecodeError
-from streammask.kcat_io import KcatRecord, format_line, parse_line
+from streammask.kcat_io import format_line, parse_line
+from streammask.outcome import SourceRecord
 
 PROPS = settings(max_examples=300, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -104,7 +105,8 @@ def test_written_lines_carry_only_kcat_fields_with_the_given_key_and_value(
 
 
 def test_a_record_holds_only_typed_fields() -> None:
-    assert set(KcatRecord.__dataclass_fields__) == {"coordinates", "key", "value", "headers", "tstype", "ts", "broker"}
+    fields = set(SourceRecord.__dataclass_fields__)
+    assert fields == {"coordinates", "key", "value", "headers", "tstype", "ts", "broker"}
 
 
 # -- any other line is refused, naming the field ------------------------------------------------------------

@@ -14,8 +14,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from streammask.errors import DecodeError
-from streammask.kcat_io import KCAT, KcatRecord, LineForm, format_line, parse_line
-from streammask.outcome import Coordinates
+from streammask.kcat_io import KCAT, LineForm, format_line, parse_line
+from streammask.outcome import Coordinates, SourceRecord
 
 PROPS = settings(max_examples=300, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
 SENTINEL = "Zq7Leak"
@@ -44,7 +44,7 @@ def refusal(doc: dict[str, Any]) -> str:
 def test_any_bytes_survive_a_line_and_come_back_identical(key: bytes | None, value: bytes | None) -> None:
     """Written in base64, read back, written again: the same bytes and the same line (null stays null,
     empty stays empty)."""
-    record = KcatRecord(Coordinates("db.public.t", 0, 9), key, value, [], "create", 5, 1)
+    record = SourceRecord(Coordinates("db.public.t", 0, 9), key, value, [], "create", 5, 1)
     written = format_line(record, key, value, [], BINARY)
     back = parse_line(written, 1)
     assert (back.key, back.value) == (key, value)

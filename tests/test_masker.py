@@ -751,17 +751,18 @@ def test_example_file_masks_cleanly_and_is_reproducible() -> None:
     from streammask.check import check_sample
     from streammask.errors import DecodeError
     from streammask.kcat_io import read_records
+    from streammask.outcome import SourceRecord
     from streammask.policy import load_policy
 
     loaded = load_policy(ROOT / "policies" / "ecommerce.yaml")
     m = RecordMasker(CompiledPolicy(loaded, MasterKey(bytes.fromhex("ab" * 32), "2026q4")))
     source = ROOT / "examples" / "customers.jsonl"
-    records: list[tuple[str, bytes | None, bytes | None]] = []
+    records: list[SourceRecord] = []
     tables, ops = set(), set()
     with source.open("rb") as stream:
         for _, record in read_records(stream):
             assert not isinstance(record, DecodeError), record
-            records.append((record.coordinates.topic, record.key, record.value))
+            records.append(record)
             out = as_masked(m.mask(record.coordinates.topic, record.key, record.value, record.headers))
             tables.add(out.table)
             ops.add(out.op if out.value is not None else "tombstone")

@@ -27,6 +27,7 @@ from streammask.bootstrap import MaskingSetup
 from streammask.errors import StreamMaskError
 from streammask.keys import MasterKey
 from streammask.masker import RecordMasker
+from streammask.pipeline import SOURCE_HEADERS
 from streammask.plan import CompiledPolicy
 from streammask.policy.loader import parse_policy
 from streammask.proxy import checkpoint
@@ -37,7 +38,6 @@ from streammask.proxy.http import Health
 from streammask.proxy.metrics import Metrics
 from streammask.proxy.runner import (
     MAX_CONSECUTIVE_ABORTS,
-    SOURCE_HEADERS,
     BlockedRecordStop,
     Proxy,
     TransactionsFailing,

@@ -9,10 +9,18 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from confluent_kafka import Consumer, Message, Producer, TopicPartition
+from confluent_kafka import (
+    TIMESTAMP_CREATE_TIME,
+    TIMESTAMP_LOG_APPEND_TIME,
+    Consumer,
+    Message,
+    Producer,
+    TopicPartition,
+)
 from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic
 
+from streammask.outcome import Coordinates, SourceRecord
 from streammask.proxy.config import KafkaProps, ProxyConfig
 
 # One config section feeds both kinds of client; each gets only the properties that apply to it.
@@ -87,6 +95,26 @@ def fetch(consumer: Consumer, max_records: int = 500, wait_s: float = 0.1) -> li
     idling with records in hand whenever fewer than ``n`` are queued.)"""
     messages: list[Message] = consumer.consume(max_records, 0)
     return messages or consumer.consume(max_records, wait_s)
+
+
+_TSTYPES = {TIMESTAMP_CREATE_TIME: "create", TIMESTAMP_LOG_APPEND_TIME: "logappend"}
+
+
+def source_record(msg: Message) -> SourceRecord:
+    """A fetched record as the pipeline's ``SourceRecord`` (the caller checked it is one: not an error, its
+    topic, partition and offset set)."""
+    topic, partition, offset = msg.topic(), msg.partition(), msg.offset()
+    if topic is None or partition is None or offset is None:
+        raise ValueError("not a record")
+    raw = msg.headers()
+    headers: list[tuple[str, bytes | None]] = []
+    if raw:
+        items = raw.items() if isinstance(raw, dict) else raw
+        headers = [(k, v.encode() if isinstance(v, str) else v) for k, v in items]
+    ts_type, ts = msg.timestamp()
+    tstype = _TSTYPES.get(ts_type)
+    return SourceRecord(Coordinates(topic, partition, offset), msg.key(), msg.value(), headers,
+                        tstype, ts if tstype is not None else None)
 
 
 def admin(props: KafkaProps) -> AdminClient:

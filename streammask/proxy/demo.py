@@ -17,12 +17,13 @@ from confluent_kafka import Consumer, Producer
 
 from streammask.bootstrap import open_masker
 from streammask.kcat_io import read_records
-from streammask.proxy.clients import admin, ensure_topics
+from streammask.pipeline import SOURCE_HEADERS
+from streammask.proxy.clients import admin, ensure_topics, source_record
 from streammask.proxy.config import KafkaProps, ProxyConfig
 from streammask.proxy.http import Health, MetricsServer
 from streammask.proxy.local_broker import LocalBroker, free_port
 from streammask.proxy.metrics import Metrics
-from streammask.proxy.runner import SOURCE_HEADERS, Proxy, record_headers
+from streammask.proxy.runner import Proxy
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO / "examples" / "customers.jsonl"
@@ -130,7 +131,7 @@ def _consume_all(bootstrap: str, topics: list[str]) -> dict[str, list[Record]]:
         msg = consumer.poll(0.5)
         if msg is None or msg.error():
             continue
-        headers = {k: v for k, v in record_headers(msg) if v is not None}
+        headers = {k: v for k, v in source_record(msg).headers if v is not None}
         headers["@coordinates"] = f"{msg.topic()}/{msg.partition()}/{msg.offset()}".encode()
         out[str(msg.topic())].append((msg.key(), msg.value(), headers))
         idle_since = time.monotonic()

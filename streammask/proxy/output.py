@@ -28,13 +28,13 @@ import orjson
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
 
 from streammask.errors import StreamMaskError
+from streammask.outcome import SourceRecord
+from streammask.pipeline import Addressed
 from streammask.proxy import checkpoint
 from streammask.proxy.config import ProxyConfig
 
 TXN_TIMEOUT_S = 30.0
 COMMIT_ATTEMPTS = 5
-PARTITION_BY_KEY = -1  # librdkafka's RD_KAFKA_PARTITION_UA: the configured partitioner decides
-
 Headers = list[tuple[str, str | bytes | None]]
 
 
@@ -92,15 +92,22 @@ class Output:
             except BufferError:  # local queue full: serve delivery reports, then retry
                 self.producer.poll(0.1)
 
-    def quarantine(self, msg: Message, code: str) -> None:
+    def write(self, item: Addressed) -> None:
+        """The pipeline's sink: a masked record, produced with its source record's timestamp (when the
+        source gave one; otherwise the time of producing)."""
+        source = item.source
+        ts = source.ts if source.ts is not None and source.ts > 0 else 0
+        self.produce(item.topic, item.masked.key, item.masked.value, list(item.headers), item.partition, ts)
+
+    def quarantine(self, record: SourceRecord, code: str) -> None:
         """A blocked record, raw, to the quarantine topic on the SOURCE cluster (never to non-prod)."""
         if self.quarantine_producer is None or not self.config.quarantine_topic:
             return
         self.quarantine_producer.produce(
             self.config.quarantine_topic,
-            key=msg.key(),
-            value=msg.value(),
-            headers=[*(msg.headers() or []), ("streammask.blocked", code.encode())],
+            key=record.key,
+            value=record.value,
+            headers=[*record.headers, ("streammask.blocked", code.encode())],
             on_delivery=self._on_quarantine_delivery,
         )
 

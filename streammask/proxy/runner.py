@@ -29,23 +29,21 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Topic
 from streammask.audit import AuditCounts
 from streammask.bootstrap import MaskingSetup
 from streammask.errors import StreamMaskError
-from streammask.outcome import Blocked, Coordinates, Masked, blocked_fields
+from streammask.outcome import Blocked, SourceRecord, blocked_fields
+from streammask.pipeline import MaskStep
 from streammask.proxy import checkpoint, lag
 from streammask.proxy.audit_record import GENESIS, TransactionAudit, build_record
-from streammask.proxy.clients import KafkaClients, fetch
+from streammask.proxy.clients import KafkaClients, fetch, source_record
 from streammask.proxy.commit_policy import CommitPolicy
 from streammask.proxy.config import ProxyConfig
 from streammask.proxy.http import Health
 from streammask.proxy.metrics import Metrics
-from streammask.proxy.output import PARTITION_BY_KEY, Headers, Output
+from streammask.proxy.output import Output
 from streammask.strategies.replace import build_pools
 
 log = logging.getLogger("streammask.proxy")
 
-SOURCE_HEADERS = ("streammask.source.topic", "streammask.source.partition", "streammask.source.offset")
 MAX_CONSECUTIVE_ABORTS = 5  # a batch that keeps aborting is a persistent error, not a transient one
-Destination = tuple[str, int, tuple[tuple[str, bytes], ...]]
-"""Per source partition: target topic, target partition (-1: by key), the fixed coordinate headers."""
 
 
 class BlockedRecordStop(StreamMaskError):
@@ -66,14 +64,6 @@ class Transaction:
     delays_ms: list[int] = field(default_factory=list)
     topics_out: Counter[str] = field(default_factory=Counter)  # published to metrics at commit
     blocked: Counter[tuple[str, str]] = field(default_factory=Counter)  # (topic, code) of skipped records
-
-
-def record_headers(msg: Message) -> list[tuple[str, bytes | None]]:
-    raw = msg.headers()
-    if not raw:
-        return []
-    items = raw.items() if isinstance(raw, dict) else raw
-    return [(k, v.encode() if isinstance(v, str) else v) for k, v in items]
 
 
 class Proxy:
@@ -101,7 +91,7 @@ class Proxy:
         self.audit_seq = 0
         self.audit_prev = GENESIS
         self.consecutive_aborts = 0
-        self._destinations: dict[tuple[str, int], Destination] = {}
+        self.step = MaskStep(setup.masker, config.target_topic, config.partitioning)
         self._assigned: set[tuple[str, int]] = set()
         self._committed_next: dict[tuple[str, int], int] = {}  # next source offset, as this instance committed it
         metrics.policy_info.labels(config.instance_id, setup.loaded.sha256, setup.key.key_id).set(1)
@@ -170,43 +160,23 @@ class Proxy:
         if topic is None or partition is None or offset is None:
             return  # not a record (librdkafka only sets these together)
         txn = self.txn or self._begin()
-        tp = (topic, partition)
-        txn.audit.consumed(tp, offset)
+        txn.audit.consumed((topic, partition), offset)
         txn.records += 1
-        out = self._destinations.get(tp)
-        if out is None:
-            out = self._destinations[tp] = self._destination_of(tp)
-        # The target topic names the target registry's subjects (Avro): masking needs it, not only producing.
-        outcome = self.setup.masker.mask(topic, msg.key(), msg.value(), record_headers(msg), out[0])
-        if isinstance(outcome, Blocked):
-            where = Coordinates(topic, partition, offset)
-            txn.audit.counts.add_blocked(where, outcome)
-            self._blocked(msg, where, outcome)
+        record = source_record(msg)
+        out = self.step(record)
+        if isinstance(out, Blocked):
+            txn.audit.counts.add_blocked(record.coordinates, out)
+            self._blocked(record, out)
             return
-        txn.audit.counts.add_masked(outcome)
-        self._produce(msg, out, offset, outcome)
+        masked = out.masked
+        txn.audit.counts.add_masked(masked)
+        self.output.write(out)
         txn.topics_out[topic] += 1
-        if outcome.source_ts_ms is not None:
-            txn.delays_ms.append(outcome.source_ts_ms)
+        if masked.source_ts_ms is not None:
+            txn.delays_ms.append(masked.source_ts_ms)
 
-    def _produce(self, msg: Message, out: Destination, offset: int, outcome: Masked) -> None:
-        """Produce the masked record to its target topic, with its source coordinates as headers."""
-        target, partition, coordinates = out
-        headers: Headers = [*outcome.headers, *coordinates, (SOURCE_HEADERS[2], b"%d" % offset)]
-        ts_type, ts = msg.timestamp()
-        timestamp = ts if ts_type != 0 and ts > 0 else 0  # 0: the time of producing
-        self.output.produce(target, outcome.key, outcome.value, headers, partition, timestamp)
-
-    def _destination_of(self, tp: tuple[str, int]) -> Destination:
-        """Per source partition: target topic, target partition (-1: the partitioner picks it from
-        the masked key) and the coordinate headers that do not change from record to record."""
-        topic, partition = tp
-        partition_out = partition if self.config.partitioning == "source" else PARTITION_BY_KEY
-        headers = ((SOURCE_HEADERS[0], topic.encode()), (SOURCE_HEADERS[1], str(partition).encode()))
-        return self.config.target_topic(topic), partition_out, headers
-
-    def _blocked(self, msg: Message, where: Coordinates, outcome: Blocked) -> None:
-        reason = outcome.reason
+    def _blocked(self, record: SourceRecord, outcome: Blocked) -> None:
+        where, reason = record.coordinates, outcome.reason
         fields = blocked_fields(where, reason)
         if self.config.on_blocked == "stop":
             log.error("record blocked; stopping (on_blocked: stop)", extra={"fields": fields})
@@ -223,7 +193,7 @@ class Proxy:
         log.warning("record blocked; skipped (on_blocked: skip)", extra={"fields": fields})
         if self.txn is not None:
             self.txn.blocked[(where.topic, reason.code.value)] += 1
-        self.output.quarantine(msg, reason.code.value)
+        self.output.quarantine(record, reason.code.value)
 
     # -- transactions -------------------------------------------------------------------------------
 
