@@ -65,10 +65,18 @@ def test_a_replays_manifest_validates(manifest: Manifest) -> None:
     assert doc["digests"]["chains"] and doc["output"] == {"kind": "file", "path": "replay.jsonl"}
 
 
-def test_a_topics_output_validates(manifest: Manifest) -> None:
-    written = m.TopicsOutput(written=[m.WrittenRange(topic="staging.public.customers", partition=0, first_offset=10,
-                                                     last_offset=20, records=9)])
-    VALIDATOR.validate(doc_of(manifest.model_copy(update={"output": written})))
+def test_a_topics_output_from_delivery_reports_validates(manifest: Manifest) -> None:
+    out = "staging.public.customers"
+    # delivery reports come per partition in order, partitions interleaved; transaction markers take offsets
+    written = m.TopicsOutput.of([(out, 1, 7), (out, 0, 10), (out, 0, 11), (out, 1, 8), (out, 0, 13)])
+    assert written.written == [
+        m.WrittenRange(topic=out, partition=0, first_offset=10, last_offset=13, records=3),
+        m.WrittenRange(topic=out, partition=1, first_offset=7, last_offset=8, records=2),
+    ]
+    doc = doc_of(manifest.model_copy(update={"output": written}))
+    VALIDATOR.validate(doc)
+    assert Manifest.from_json(orjson.dumps(doc)).output == written
+    assert m.TopicsOutput.of([]).written == []
 
 
 @pytest.mark.parametrize(

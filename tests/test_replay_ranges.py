@@ -7,12 +7,14 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from confluent_kafka import TopicPartition
+from confluent_kafka import Consumer, TopicPartition
 from fake_kafka import FakeCluster, FakeConsumer, FakeMessage, FakeProducer
 
 from streammask.proxy.config import ProxyConfig
 from streammask.replay.ranges import Range, RangeError, resolve_ranges, source_topics
 from streammask.replay.spec import EARLIEST, END, Offsets, Timestamp, parse_spec
+from tests.broker import create_topic, unique_topic
+from tests.proxy_harness import SourceRecord, produce
 
 T0 = 1_717_412_400_000  # 2024-06-03T11:00:00Z
 ORDERS, CUSTOMERS = "dbserver1.public.orders", "dbserver1.public.customers"
@@ -189,3 +191,24 @@ def test_a_range_holds_offsets_not_records() -> None:
     assert (r.start, r.end) == (0, 3)
     assert [m.value() for m in cluster.committed_view(ORDERS, 0) if m.offset() in r] == [b"a", b"b"]
 
+
+
+def test_resolves_with_a_real_consumer_on_the_test_broker(kafka_broker: str) -> None:
+    """The reader protocol is confluent-kafka's Consumer's: metadata and watermarks from a real broker (one
+    record per batch: the test broker's end offsets count batches). Its offsets_for_times answers 0, so
+    timestamps are tested on the fake above."""
+    topic = unique_topic("replay-ranges")
+    create_topic(kafka_broker, topic, 2)
+    produce(kafka_broker, topic, [SourceRecord(b"k", b"v%d" % i, partition=i % 2) for i in range(5)],
+            one_per_batch=True)
+    reader = Consumer({"bootstrap.servers": kafka_broker, "group.id": "never-joined", "isolation.level":
+                       "read_committed", "enable.auto.commit": False})
+    try:
+        cfg = config(topics=[topic])
+        assert starts_ends(resolve_ranges(reader, cfg, timeout=10)) == {(topic, 0): (0, 3), (topic, 1): (0, 2)}
+        ranges = resolve_ranges(reader, cfg, parse_spec(f"{topic}:0:1"), parse_spec(f"{topic}:1:1"), timeout=10)
+        assert starts_ends(ranges) == {(topic, 0): (1, 3), (topic, 1): (0, 1)}
+        with pytest.raises(RangeError, match=f"--to names {topic}:2, but {topic} has 2 partition"):
+            resolve_ranges(reader, cfg, EARLIEST, parse_spec(f"{topic}:2:0"), timeout=10)
+    finally:
+        reader.close()

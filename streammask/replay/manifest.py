@@ -9,7 +9,7 @@ first difference names its source coordinates (see ``digest`` for how far the di
 from __future__ import annotations
 
 import importlib.metadata
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
@@ -167,6 +167,16 @@ class WrittenRange(_Model):
 class TopicsOutput(_Model):
     kind: Literal["topics"] = "topics"
     written: list[WrittenRange]
+
+    @classmethod
+    def of(cls, delivered: Iterable[tuple[str, int, int]]) -> TopicsOutput:
+        """From the (topic, partition, offset) of each delivery report, in any order."""
+        seen: dict[tuple[str, int], tuple[int, int, int]] = {}
+        for topic, partition, offset in delivered:
+            first, last, n = seen.get((topic, partition), (offset, offset, 0))
+            seen[(topic, partition)] = (min(first, offset), max(last, offset), n + 1)
+        return cls(written=[WrittenRange(topic=t, partition=p, first_offset=first, last_offset=last, records=n)
+                            for (t, p), (first, last, n) in sorted(seen.items())])
 
 
 class FileOutput(_Model):
