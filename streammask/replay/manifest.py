@@ -8,21 +8,24 @@ first difference names its source coordinates (see ``digest`` for how far the di
 
 from __future__ import annotations
 
+import datetime as dt
 import importlib.metadata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from streammask import __version__
-from streammask.audit import AuditCounts, utc_now
-from streammask.codec.registry import RegistryClient, RegistryConfig
 from streammask.errors import StreamMaskError
-from streammask.proxy.config import ProxyConfig
 from streammask.replay.ranges import Ranges
 from streammask.replay.spec import EARLIEST, END, Offsets, Spec
+
+if TYPE_CHECKING:  # types only: the manifest is built from their numbers and names
+    from streammask.audit import AuditCounts
+    from streammask.codec.registry import RegistryConfig
+    from streammask.proxy.config import ProxyConfig
 
 MANIFEST_VERSION: Literal[1] = 1
 ENCODING: Literal["streammask-record-v1"] = "streammask-record-v1"
@@ -122,6 +125,8 @@ class Formats(_Model):
 
 
 def _clean_url(config: RegistryConfig, env: Mapping[str, str] | None) -> str:
+    from streammask.codec.registry import RegistryClient
+
     with RegistryClient(config, env=env) as client:  # no request is sent: it only resolves the settings
         return client.url
 
@@ -251,6 +256,11 @@ class Digests(_Model):
     block_size: Annotated[int, Field(ge=1)] = DEFAULT_BLOCK_SIZE
     chains: list[Chain]
     """Sorted by (target topic, target partition, source topic, source partition); only chains with records."""
+
+
+def utc_now() -> str:
+    """As the audit summary writes times: UTC, milliseconds, ``Z``."""
+    return dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def faker_version() -> str:

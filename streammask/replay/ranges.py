@@ -22,13 +22,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from confluent_kafka import KafkaException, TopicPartition
 
 from streammask.errors import StreamMaskError
-from streammask.proxy.config import ProxyConfig
 from streammask.replay.spec import EARLIEST, END, Earliest, End, Offsets, PartitionKey, Spec, Timestamp
+
+if TYPE_CHECKING:
+    from streammask.proxy.config import ProxyConfig
 
 OFFSET_END = -1  # what offsets_for_times answers when no record is at or after the time
 
