@@ -12,6 +12,13 @@ fire the other callbacks, ``close()`` fires ``on_revoke`` like librdkafka. Befor
 runs the next queued hook (``then``), so a test scripts rebalances, clock steps or a stop between
 fetches; after two empty fetches in a row with no hook left it calls ``on_idle`` (tests: stop the run).
 
+For ``replay`` it also answers the offset queries a groupless reader makes: ``list_topics`` (topics and
+their partitions), ``get_watermark_offsets`` (low: the log start, which ``delete_before`` moves as
+retention would; high: a read_committed consumer's, the first offset of an open transaction or of an
+undelivered record, else the log's end) and ``offsets_for_times`` (the first offset in [low, high) whose
+record timestamp is at or after the time, -1 when none: Kafka's answer; aborted records count, as they
+sit in the log and its time index).
+
 Errors are injected per method (``FakeProducer.fail``) with real ``KafkaError`` objects: an abortable
 error leaves the transaction needing an abort, a fatal one poisons the producer, a retriable one fails
 that call only. Every client call that matters for ordering is appended to a shared ``journal``.
@@ -26,7 +33,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from confluent_kafka import OFFSET_INVALID, TIMESTAMP_CREATE_TIME, KafkaError, KafkaException, TopicPartition
+from confluent_kafka import (
+    OFFSET_END,
+    OFFSET_INVALID,
+    TIMESTAMP_CREATE_TIME,
+    KafkaError,
+    KafkaException,
+    TopicPartition,
+)
 
 Headers = list[tuple[str, bytes | None]]
 DeliveryCb = Callable[[KafkaError | None, Any], None]
@@ -93,6 +107,7 @@ class FakeCluster:
     group_offsets: dict[tuple[str, str, int], int] = field(default_factory=dict)
     offset_history: list[tuple[tuple[str, str, int], int]] = field(default_factory=list)  # every commit, in order
     journal: list[str] = field(default_factory=list)
+    log_start: dict[tuple[str, int], int] = field(default_factory=dict)  # offsets before it were deleted
 
     def create_topic(self, topic: str, partitions: int | None = None) -> None:
         self.logs.setdefault(topic, [[] for _ in range(partitions or self.partitions)])
@@ -124,8 +139,20 @@ class FakeCluster:
     def committed_view(self, topic: str, partition: int | None = None) -> list[FakeMessage]:
         """What a read_committed consumer of ``topic`` (one partition or all) reads, in log order."""
         logs = self.logs.get(topic, [])
-        chosen = logs if partition is None else logs[partition:partition + 1]
-        return [e.message for log in chosen for e in log if e.state == "committed"]
+        numbered = list(enumerate(logs)) if partition is None else list(enumerate(logs))[partition:partition + 1]
+        return [e.message for p, log in numbered for e in log[self.log_start.get((topic, p), 0):]
+                if e.state == "committed"]
+
+    def delete_before(self, topic: str, partition: int, offset: int) -> None:
+        """Retention: records before ``offset`` are gone (offsets are kept, as in Kafka)."""
+        self.log_start[(topic, partition)] = offset
+
+    def watermarks(self, topic: str, partition: int) -> tuple[int, int]:
+        """(low, high) as a read_committed consumer is told them."""
+        log = self.logs[topic][partition]
+        low = self.log_start.get((topic, partition), 0)
+        high = next((i for i, e in enumerate(log) if e.state in ("open", "inflight")), len(log))
+        return low, max(low, high)
 
     def all_entries(self) -> list[Entry]:
         return [e for logs in self.logs.values() for log in logs for e in log]
@@ -134,6 +161,23 @@ class FakeCluster:
 @dataclass(frozen=True)
 class FakeGroupMetadata:
     group_id: str
+
+
+@dataclass(frozen=True)
+class FakePartitionMetadata:
+    id: int
+
+
+@dataclass(frozen=True)
+class FakeTopicMetadata:
+    topic: str
+    partitions: dict[int, FakePartitionMetadata]
+    error: KafkaError | None = None
+
+
+@dataclass(frozen=True)
+class FakeClusterMetadata:
+    topics: dict[str, FakeTopicMetadata]
 
 
 class FakeConsumer:
@@ -242,6 +286,36 @@ class FakeConsumer:
 
     def consumer_group_metadata(self) -> FakeGroupMetadata:
         return FakeGroupMetadata(self.group_id)
+
+    def list_topics(self, topic: str | None = None, timeout: float = -1) -> FakeClusterMetadata:
+        def meta(name: str) -> FakeTopicMetadata:
+            if name not in self.cluster.logs:
+                return FakeTopicMetadata(name, {}, KafkaError(KafkaError.UNKNOWN_TOPIC_OR_PART))
+            return FakeTopicMetadata(name, {p: FakePartitionMetadata(p) for p in range(len(self.cluster.logs[name]))})
+
+        names = sorted(self.cluster.logs) if topic is None else [topic]
+        return FakeClusterMetadata({name: meta(name) for name in names})
+
+    def _log_of(self, topic: str, partition: int) -> None:
+        if partition < 0 or partition >= len(self.cluster.logs.get(topic, [])):
+            raise KafkaException(KafkaError(KafkaError._UNKNOWN_PARTITION, f"{topic}/{partition}"))
+
+    def get_watermark_offsets(self, partition: TopicPartition, timeout: float | None = None,
+                              cached: bool = False) -> tuple[int, int]:
+        self._log_of(partition.topic, partition.partition)
+        return self.cluster.watermarks(partition.topic, partition.partition)
+
+    def offsets_for_times(self, partitions: list[TopicPartition], timeout: float | None = None) -> list[TopicPartition]:
+        """The ``offset`` of each asked partition is a time in ms, as in confluent-kafka."""
+        out = []
+        for tp in partitions:
+            self._log_of(tp.topic, tp.partition)
+            low, high = self.cluster.watermarks(tp.topic, tp.partition)
+            log = self.cluster.logs[tp.topic][tp.partition]
+            found = next((i for i in range(low, high)
+                          if log[i].state != "failed" and log[i].message.timestamp()[1] >= tp.offset), OFFSET_END)
+            out.append(TopicPartition(tp.topic, tp.partition, found))
+        return out
 
     def close(self) -> None:
         if self.positions and "on_revoke" in self._callbacks:

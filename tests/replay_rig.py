@@ -1,0 +1,143 @@
+"""A replay pass at processor level, for the tests of the replay building blocks: resolve the ranges on the
+in-memory cluster, read them with assign() (outside any group), mask with the real masker, digest and count
+what would be produced, and build the manifest. What ``streammask replay`` does, minus producing."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from confluent_kafka import TopicPartition
+from fake_kafka import FakeCluster, FakeConsumer
+
+from streammask.audit import AuditCounts
+from streammask.bootstrap import MaskingSetup
+from streammask.keys import MasterKey
+from streammask.masker import RecordMasker
+from streammask.outcome import Coordinates, Masked
+from streammask.plan import CompiledPolicy
+from streammask.policy.loader import parse_policy
+from streammask.proxy.config import ProxyConfig
+from streammask.proxy.runner import SOURCE_HEADERS, record_headers
+from streammask.replay.digest import OutputDigests, target_partition
+from streammask.replay.manifest import ConfigIdentity, FileOutput, Formats, Manifest, Source, counts_of
+from streammask.replay.ranges import resolve_ranges
+from streammask.replay.spec import EARLIEST, END, Spec, format_spec
+
+try:
+    from tests import events as ev
+except ImportError:  # tests/ itself is on sys.path
+    import events as ev  # type: ignore[no-redef]
+
+KEY = MasterKey(bytes(range(32)), "k1")
+POLICY = b"""
+version: 1
+key: {env: STREAMMASK_TEST_KEY, id: k1}
+tables:
+  public.customers:
+    fields:
+      id:         {strategy: tokenize, domain: customer_id}
+      first_name: {strategy: replace, kind: first_name}
+      last_name:  {strategy: replace, kind: last_name}
+      email:      {strategy: format-preserve}
+"""
+TOPIC = ev.topic("customers")  # dbserver1.public.customers
+OTHER = ev.topic("orders")  # not in the policy: its records are blocked
+TARGET = "staging.public.customers"
+TARGET_PARTITIONS = {TARGET: 3, "staging.public.orders": 3}
+FIELDS = [ev.col("id", "int32", False), ev.col("first_name", "string", False),
+          ev.col("last_name", "string", False), ev.col("email", "string", False)]
+KEY_FIELDS = [ev.col("id", "int32", False)]
+
+
+def setup_for(key: MasterKey = KEY) -> MaskingSetup:
+    loaded = parse_policy(POLICY)
+    return MaskingSetup(loaded, key, RecordMasker(CompiledPolicy(loaded, key)))
+
+
+def config(**overrides: Any) -> ProxyConfig:
+    doc: dict[str, Any] = {
+        "source": {"bootstrap.servers": "prod:9092"},
+        "topics": [TOPIC],
+        "routing": [{"match": r"[^.]+\.(.*)", "to": r"staging.\1"}],
+        "policy": "unused.yaml",
+        "on_blocked": "skip",
+    }
+    doc.update(overrides)
+    return ProxyConfig.model_validate(doc)
+
+
+def row(i: int) -> dict[str, Any]:
+    return {"id": 1000 + i, "first_name": f"Quirinus{i}", "last_name": f"Zabriskie{i}",
+            "email": f"quirinus.zab{i}@noanswer.org"}
+
+
+def change(i: int, op: str = "c") -> tuple[bytes, bytes]:
+    before = row(i) if op in ("u", "d") else None
+    value = ev.envelope(FIELDS, before, None if op == "d" else row(i), op, ts_ms=ev.BASE_TS_MS + i)
+    return ev.key(KEY_FIELDS, {"id": 1000 + i}), value
+
+
+def customer_key(i: int) -> bytes:
+    return ev.key(KEY_FIELDS, {"id": 1000 + i})
+
+
+def replay_pass(
+    cluster: FakeCluster,
+    cfg: ProxyConfig,
+    setup: MaskingSetup,
+    start: Spec = EARLIEST,
+    end: Spec = END,
+    *,
+    block_size: int = 2,
+    only: set[tuple[str, int]] | None = None,
+) -> tuple[Manifest, list[tuple[Coordinates, Masked]]]:
+    """The manifest of replaying [start, end) (``only``: just these partitions, as a verify reads), and the
+    masked outcomes with their source coordinates, in read order."""
+    reader = FakeConsumer(cluster, "not-a-group", max_per_consume=1_000_000)
+    ranges = resolve_ranges(reader, cfg, start, end)
+    if only is not None:
+        ranges = {tp: r for tp, r in ranges.items() if tp in only}
+    reader.assign([TopicPartition(t, p, r.start) for (t, p), r in ranges.items() if not r.empty])
+    audit = AuditCounts(setup.loaded.sha256, setup.key.key_id)
+    digests = OutputDigests(block_size)
+    read: Counter[tuple[str, int]] = Counter()
+    masked: list[tuple[Coordinates, Masked]] = []
+    for msg in reader.consume(1_000_000, 0):
+        topic, partition, offset = msg.topic(), msg.partition(), msg.offset()
+        assert topic is not None and partition is not None and offset is not None
+        if offset not in ranges[(topic, partition)]:
+            continue  # past the end captured at start
+        read[(topic, partition)] += 1
+        where = Coordinates(topic, partition, offset)
+        target = cfg.target_topic(topic)
+        outcome = setup.masker.mask(topic, msg.key(), msg.value(), record_headers(msg), target)
+        audit.add(where, outcome)
+        if isinstance(outcome, Masked):
+            headers = [*outcome.headers, (SOURCE_HEADERS[0], topic.encode()), (SOURCE_HEADERS[1], b"%d" % partition),
+                       (SOURCE_HEADERS[2], b"%d" % offset)]
+            out = target_partition(cfg.partitioning, partition, outcome.key, TARGET_PARTITIONS[target])
+            digests.add(target, out, where, outcome.key, outcome.value, headers)
+            masked.append((where, outcome))
+    counts, blocked, truncated = counts_of(audit)
+    manifest = Manifest(
+        policy_sha256=setup.loaded.sha256,
+        key_id=setup.key.key_id,
+        formats=Formats.of(cfg),
+        config=ConfigIdentity.of(cfg),
+        source=Source.of(format_spec(start), format_spec(end), ranges, read),
+        target_partitions={t: n for t, n in TARGET_PARTITIONS.items() if t in {cfg.target_topic(t) for t, _ in ranges}},
+        output=FileOutput(path="replay.jsonl"),
+        counts=counts,
+        blocked=blocked,
+        blocked_truncated=truncated,
+        digests=digests.digests(),
+    )
+    return manifest, masked
+
+
+def verify_pass(cluster: FakeCluster, cfg: ProxyConfig, setup: MaskingSetup, expected: Manifest) -> Manifest:
+    """Re-read the manifest's ranges, as ``--verify`` does, with the manifest's block size."""
+    start, end = expected.source.specs()
+    only = {(r.topic, r.partition) for r in expected.source.partitions}
+    return replay_pass(cluster, cfg, setup, start, end, block_size=expected.digests.block_size, only=only)[0]
