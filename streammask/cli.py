@@ -28,6 +28,7 @@ from streammask.outcome import Blocked, SourceRecord, Unreadable, blocked_fields
 from streammask.pipeline import LineSink, MaskStep, Pipeline
 from streammask.policy import LoadedPolicy, load_policy
 from streammask.policy.schema_export import policy_json_schema
+from streammask.replay.arguments import add_arguments as add_replay_arguments
 from streammask.wire_options import add_wire_arguments, wire_options
 
 log = logging.getLogger("streammask.cli")
@@ -145,10 +146,20 @@ def build_parser() -> argparse.ArgumentParser:
         cmd = sub.add_parser(name, help=help_text)
         cmd.add_argument("--config", required=True, help="proxy config YAML")
         cmd.set_defaults(func=_proxy_command(name))
+    replay = sub.add_parser("replay", help="re-mask a range of the source topics to the target topics or a file, "
+                                           "with a manifest; --verify proves a replay")
+    add_replay_arguments(replay)
+    replay.set_defaults(func=_replay_command)
     demo = sub.add_parser("demo", help="run the proxy on a local broker with the example events")
     demo.add_argument("--metrics-port", type=int, default=0, help="metrics port (default: any free one)")
     demo.set_defaults(func=_proxy_command("demo"))
     return parser
+
+
+def _replay_command(args: argparse.Namespace) -> int:
+    from streammask.replay.command import cmd_replay
+
+    return cmd_replay(args)
 
 
 def _proxy_command(name: str) -> Callable[[argparse.Namespace], int]:

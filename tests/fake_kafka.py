@@ -266,6 +266,27 @@ class FakeConsumer:
         self.cluster.journal.append("unassign")
         self.positions = {}
 
+    def incremental_unassign(self, partitions: list[TopicPartition]) -> None:
+        self.cluster.journal.append("incremental_unassign")
+        for tp in partitions:
+            self.positions.pop((tp.topic, tp.partition), None)
+
+    def position(self, partitions: list[TopicPartition]) -> list[TopicPartition]:
+        """The next offset to fetch. As in Kafka, a read_committed consumer's position moves past what it
+        never delivers (aborted records, failed ones) up to the first open or undelivered record."""
+        out = []
+        for tp in partitions:
+            key = (tp.topic, tp.partition)
+            if key not in self.positions:
+                out.append(TopicPartition(tp.topic, tp.partition, OFFSET_INVALID))
+                continue
+            log = self.cluster.logs[tp.topic][tp.partition]
+            position = self.positions[key]
+            while position < len(log) and log[position].state in ("aborted", "failed"):
+                position += 1
+            out.append(TopicPartition(tp.topic, tp.partition, position))
+        return out
+
     def seek(self, tp: TopicPartition) -> None:
         if (tp.topic, tp.partition) not in self.positions:
             raise KafkaException(KafkaError(KafkaError._STATE, f"{tp.topic}/{tp.partition} is not assigned"))

@@ -4,25 +4,21 @@ what would be produced, and build the manifest. What ``streammask replay`` does,
 
 from __future__ import annotations
 
-from collections import Counter
 from typing import Any
 
-from confluent_kafka import TopicPartition
 from fake_kafka import FakeCluster, FakeConsumer
 
-from streammask.audit import AuditCounts
 from streammask.bootstrap import MaskingSetup
 from streammask.keys import MasterKey
 from streammask.masker import RecordMasker
 from streammask.outcome import Coordinates, Masked
+from streammask.pipeline import Addressed
 from streammask.plan import CompiledPolicy
 from streammask.policy.loader import parse_policy
 from streammask.proxy.config import ProxyConfig
-from streammask.proxy.runner import SOURCE_HEADERS, record_headers
-from streammask.replay.digest import OutputDigests, target_partition
-from streammask.replay.manifest import ConfigIdentity, FileOutput, Formats, Manifest, Source, counts_of
-from streammask.replay.ranges import resolve_ranges
-from streammask.replay.spec import EARLIEST, END, Spec, format_spec
+from streammask.replay.manifest import FileOutput, Manifest
+from streammask.replay.replayer import replay, resolve
+from streammask.replay.spec import EARLIEST, END, Spec
 
 try:
     from tests import events as ev
@@ -92,48 +88,25 @@ def replay_pass(
     block_size: int = 2,
     only: set[tuple[str, int]] | None = None,
 ) -> tuple[Manifest, list[tuple[Coordinates, Masked]]]:
-    """The manifest of replaying [start, end) (``only``: just these partitions, as a verify reads), and the
-    masked outcomes with their source coordinates, in read order."""
+    """The manifest of replaying [start, end) with the product's ``replay`` (``only``: just these partitions,
+    as a verify reads), and the masked outcomes with their source coordinates, in read order."""
     reader = FakeConsumer(cluster, "not-a-group", max_per_consume=1_000_000)
-    ranges = resolve_ranges(reader, cfg, start, end)
-    if only is not None:
-        ranges = {tp: r for tp, r in ranges.items() if tp in only}
-    reader.assign([TopicPartition(t, p, r.start) for (t, p), r in ranges.items() if not r.empty])
-    audit = AuditCounts(setup.loaded.sha256, setup.key.key_id)
-    digests = OutputDigests(block_size)
-    read: Counter[tuple[str, int]] = Counter()
-    masked: list[tuple[Coordinates, Masked]] = []
-    for msg in reader.consume(1_000_000, 0):
-        topic, partition, offset = msg.topic(), msg.partition(), msg.offset()
-        assert topic is not None and partition is not None and offset is not None
-        if offset not in ranges[(topic, partition)]:
-            continue  # past the end captured at start
-        read[(topic, partition)] += 1
-        where = Coordinates(topic, partition, offset)
-        target = cfg.target_topic(topic)
-        outcome = setup.masker.mask(topic, msg.key(), msg.value(), record_headers(msg), target)
-        audit.add(where, outcome)
-        if isinstance(outcome, Masked):
-            headers = [*outcome.headers, (SOURCE_HEADERS[0], topic.encode()), (SOURCE_HEADERS[1], b"%d" % partition),
-                       (SOURCE_HEADERS[2], b"%d" % offset)]
-            out = target_partition(cfg.partitioning, partition, outcome.key, TARGET_PARTITIONS[target])
-            digests.add(target, out, where, outcome.key, outcome.value, headers)
-            masked.append((where, outcome))
-    counts, blocked, truncated = counts_of(audit)
-    manifest = Manifest(
-        policy_sha256=setup.loaded.sha256,
-        key_id=setup.key.key_id,
-        formats=Formats.of(cfg),
-        config=ConfigIdentity.of(cfg),
-        source=Source.of(format_spec(start), format_spec(end), ranges, read),
-        target_partitions={t: n for t, n in TARGET_PARTITIONS.items() if t in {cfg.target_topic(t) for t, _ in ranges}},
-        output=FileOutput(path="replay.jsonl"),
-        counts=counts,
-        blocked=blocked,
-        blocked_truncated=truncated,
-        digests=digests.digests(),
-    )
-    return manifest, masked
+    ranges = resolve(reader, cfg, start, end, only)
+    sink = Collect()
+    run = replay(reader, cfg, setup, ranges, start=start, end=end, target_partitions=TARGET_PARTITIONS,
+                 sink=sink, block_size=block_size)
+    manifest = run.manifest(setup, cfg, TARGET_PARTITIONS, FileOutput(path="replay.jsonl"))
+    return manifest, [(item.source.coordinates, item.masked) for item in sink.items]
+
+
+class Collect:
+    """A sink that keeps what it is given."""
+
+    def __init__(self) -> None:
+        self.items: list[Addressed] = []
+
+    def write(self, item: Addressed) -> None:
+        self.items.append(item)
 
 
 def verify_pass(cluster: FakeCluster, cfg: ProxyConfig, setup: MaskingSetup, expected: Manifest) -> Manifest:

@@ -24,7 +24,7 @@ from replay_rig import (
 
 from streammask.keys import MasterKey
 from streammask.outcome import EventKind
-from streammask.proxy.runner import SOURCE_HEADERS
+from streammask.pipeline import SOURCE_HEADERS
 from streammask.replay.digest import encode_record, target_partition
 from streammask.replay.manifest import compare
 from streammask.replay.spec import Timestamp

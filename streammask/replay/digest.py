@@ -83,14 +83,33 @@ class _Chain:
                      last_offset=self.last_offset)
 
 
+@dataclass(frozen=True)
+class RecordDifference:
+    """The first record two passes disagree on: its source coordinates, where it was sent, and whether the
+    second pass lacks it (``missing``), has one the first has not (``unexpected``) or holds other bytes."""
+
+    source: Coordinates
+    target_topic: str
+    target_partition: int
+    what: str
+
+    def __str__(self) -> str:
+        s = self.source
+        return (f"source record {s.topic}/{s.partition}/{s.offset} -> {self.target_topic}/{self.target_partition}: "
+                f"{self.what}")
+
+
 class OutputDigests:
     """Accumulates the chains of a replay (or of its verify) as records are produced."""
 
-    def __init__(self, block_size: int = DEFAULT_BLOCK_SIZE) -> None:
+    def __init__(self, block_size: int = DEFAULT_BLOCK_SIZE, keep_records: bool = False) -> None:
         if block_size < 1:
             raise ValueError("block_size is at least 1")
         self.block_size = block_size
         self._chains: dict[tuple[str, int, str, int], _Chain] = {}
+        self.records: dict[tuple[str, int, str, int], list[tuple[int, bytes]]] | None = {} if keep_records else None
+        """With ``keep_records`` (a verify): per chain, each record's source offset and the sha256 of its
+        encoding, so two passes can be compared record by record (about 100 bytes a record)."""
 
     def add(
         self,
@@ -110,7 +129,10 @@ class OutputDigests:
         if source.offset <= chain.last_offset:
             raise ValueError(f"source {source.topic}/{source.partition}: offset {source.offset} after "
                              f"{chain.last_offset}; a chain takes each record once, in offset order")
-        chain.hasher.update(encode_record(key, value, headers))
+        encoded = encode_record(key, value, headers)
+        chain.hasher.update(encoded)
+        if self.records is not None:
+            self.records.setdefault(chain_key, []).append((source.offset, hashlib.sha256(encoded).digest()))
         chain.records += 1
         chain.last_offset = source.offset
         if chain.block_first is None:
@@ -118,6 +140,27 @@ class OutputDigests:
         if chain.records % self.block_size == 0:
             chain.blocks.append(chain.checkpoint())
             chain.block_first = None
+
+    def first_difference(self, other: OutputDigests) -> RecordDifference | None:
+        """The first record where ``other`` differs from these (both kept records), chain by chain in sorted
+        order; None when every chain holds the same records in the same order."""
+        if self.records is None or other.records is None:
+            raise ValueError("first_difference needs both passes made with keep_records")
+        for chain_key in sorted(self.records.keys() | other.records.keys()):
+            mine, theirs = self.records.get(chain_key, []), other.records.get(chain_key, [])
+            for index in range(max(len(mine), len(theirs))):
+                a = mine[index] if index < len(mine) else None
+                b = theirs[index] if index < len(theirs) else None
+                if a != b:
+                    target_topic, target_partition, topic, partition = chain_key
+                    offset = min(x[0] for x in (a, b) if x is not None)
+                    if a is None or b is None or a[0] != b[0]:
+                        what = "missing" if b is None or (a is not None and a[0] < b[0]) else "unexpected"
+                    else:
+                        what = "different"
+                    return RecordDifference(Coordinates(topic, partition, offset), target_topic, target_partition,
+                                            what)
+        return None
 
     def digests(self) -> Digests:
         """The chains so far, each with its last, partial block (recording goes on unchanged)."""
