@@ -147,7 +147,7 @@ def _refusal(
     if rotation is not None:
         lead = f"key_rotation acknowledges {rotation.from_key_id!r} -> {rotation.to_key_id!r}, but {lead}"
     rebuild = (
-        f"to rebuild under {key_id!r}, route to new target topics and run `streammask replay --config FILE "
+        f"rebuild under {key_id!r}: route to new target topics and run `streammask replay --config FILE "
         f"--from earliest` ({RUNBOOK})"
     )
     if len(conflicts) > 1:
@@ -158,6 +158,6 @@ def _refusal(
     return (
         f"{lead}. Continuing would mix records of two unrelated mappings in those topics and break every join "
         f"across them; nothing was consumed. Either {rebuild}; or, to continue those topics under {key_id!r} "
-        f"anyway, acknowledge it in the config: key_rotation: {{from_key_id: {old}, to_key_id: {key_id}, "
+        f"anyway, acknowledge the mix in the config: key_rotation: {{from_key_id: {old}, to_key_id: {key_id}, "
         f"approved_by: <who>, reason: <why>}}"
     )
