@@ -22,6 +22,7 @@ from streammask.proxy.config import KeyRotation
 
 RUNBOOK = "ops/runbooks/key-rotation.md"
 MAX_LISTED = 10  # topics named in a message; the rest are counted
+AUDIT_TAIL = 1000  # audit records read back per partition, only for checkpoints that predate key ids
 
 
 class KeyChanged(StreamMaskError):
@@ -62,8 +63,11 @@ def last_of_group(records: Iterable[tuple[bytes | None, bytes | None]], group: s
             doc = orjson.loads(value or b"null")
         except orjson.JSONDecodeError:
             continue
-        if isinstance(doc, dict) and doc.get("group_id") == group and "key_id" in doc:
-            found = Written(str(doc["key_id"]), str(doc.get("policy_sha256")), str(doc.get("instance")))
+        if not isinstance(doc, dict) or doc.get("group_id") != group:
+            continue
+        key_id, policy_sha256 = doc.get("key_id"), doc.get("policy_sha256")
+        if isinstance(key_id, str) and isinstance(policy_sha256, str):
+            found = Written(key_id, policy_sha256, str(doc.get("instance")))
     return found
 
 

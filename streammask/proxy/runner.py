@@ -31,11 +31,12 @@ from streammask.audit import AuditCounts
 from streammask.bootstrap import MaskingSetup
 from streammask.errors import StreamMaskError
 from streammask.outcome import Blocked, Coordinates, Masked, blocked_fields
-from streammask.proxy import checkpoint, continuity, lag
+from streammask.proxy import checkpoint, lag
 from streammask.proxy.audit_record import GENESIS, TransactionAudit, build_record
 from streammask.proxy.clients import KafkaClients, fetch
 from streammask.proxy.commit_policy import CommitPolicy
 from streammask.proxy.config import ProxyConfig
+from streammask.proxy.continuity import AUDIT_TAIL, assess, last_of_group, predates_key_ids
 from streammask.proxy.http import Health
 from streammask.proxy.metrics import Metrics
 from streammask.proxy.output import PARTITION_BY_KEY, Headers, Output
@@ -45,8 +46,6 @@ log = logging.getLogger("streammask.proxy")
 
 SOURCE_HEADERS = ("streammask.source.topic", "streammask.source.partition", "streammask.source.offset")
 MAX_CONSECUTIVE_ABORTS = 5  # a batch that keeps aborting is a persistent error, not a transient one
-AUDIT_TAIL = 1000  # audit records read back per partition, only for checkpoints that predate key ids
-LIST_TIMEOUT_S = 30.0
 Destination = tuple[str, int, tuple[tuple[str, bytes], ...]]
 """Per source partition: target topic, target partition (-1: by key), the fixed coordinate headers."""
 
@@ -116,7 +115,7 @@ class Proxy:
 
     def prepare(self) -> None:
         """Check routes, create streammask's own topics, start transactions, restore the audit chain head,
-        refuse target topics written under another key (``continuity``), build the ``replace`` pools (so
+        refuse target topics written under another key (``proxy.continuity``), build the ``replace`` pools (so
         the first transaction does not wait for them)."""
         build_pools(f for t in self.setup.loaded.policy.tables.values() for f in t.fields.values())
         for topic in self.config.topics or ():
@@ -140,13 +139,13 @@ class Proxy:
         cfg, key_id, policy = self.config, self.setup.key.key_id, self.setup.loaded.sha256
         targets = self._current_targets()
         legacy = None
-        if continuity.predates_key_ids(state):
+        if predates_key_ids(state):
             if self.clients.read_audit_tail is not None:
-                legacy = continuity.last_of_group(self.clients.read_audit_tail(AUDIT_TAIL), cfg.group_id)
+                legacy = last_of_group(self.clients.read_audit_tail(AUDIT_TAIL), cfg.group_id)
             if legacy is None:
                 log.warning("key continuity not checked: the checkpoints predate key ids and no recent audit "
                             "record of the group names one", extra={"fields": {"group": cfg.group_id}})
-        found = continuity.assess(state, group=cfg.group_id, instance=cfg.instance_id, key_id=key_id,
+        found = assess(state, group=cfg.group_id, instance=cfg.instance_id, key_id=key_id,
                                   policy_sha256=policy, targets=targets, rotation=cfg.key_rotation, legacy=legacy)
         if found.rotation is not None:
             self._notes["key_rotation"] = note = found.rotation.audit()
@@ -168,7 +167,7 @@ class Proxy:
         cfg = self.config
         if cfg.topics is not None:
             return {cfg.target_topic(t) for t in cfg.topics}
-        names = self.consumer.list_topics(timeout=LIST_TIMEOUT_S).topics
+        names = self.consumer.list_topics(timeout=30.0).topics
         routes = (cfg.route(t) for t in names if cfg.matches(t) and t not in cfg.own_topics)
         return {target for target in routes if target is not None}
 
