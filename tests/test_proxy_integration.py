@@ -41,6 +41,8 @@ from test_cli import (
 from streammask.outcome import Masked
 from streammask.proxy import checkpoint
 from streammask.proxy.audit_record import GENESIS, verify_chain
+from streammask.proxy.clients import KafkaClients
+from streammask.proxy.config import ProxyConfig
 from tests import events as ev
 from tests.broker import LocalKafkaBroker, create_topic, free_port, unique_topic
 from tests.proxy_harness import (
@@ -675,6 +677,21 @@ def test_a_restart_under_another_key_is_refused_unless_the_rotation_is_acknowled
     assert resumed[0]["policy_changed_from"] == hashlib.sha256(POLICY.read_bytes()).hexdigest()
     for a in resumed:
         jsonschema.validate(a, AUDIT_SCHEMA)
+
+
+def test_the_audit_tail_is_read_from_the_end_for_checkpoints_that_predate_key_ids(kafka_broker: str) -> None:
+    """``read_audit_tail(n)``: only the last n records of the audit topic (the fallback must stay cheap)."""
+    audit = unique_topic("audit")
+    create_topic(kafka_broker, audit, 1)
+    produce(kafka_broker, audit, [SourceRecord(b"i1", b"%d" % i) for i in range(6)], one_per_batch=True)
+    config = ProxyConfig.model_validate(proxy_config(kafka_broker, ["src"], [("src", "out")], audit_topic=audit))
+    clients = KafkaClients.for_config(config)
+    try:
+        assert clients.read_audit_tail is not None
+        assert clients.read_audit_tail(2) == [(b"i1", b"4"), (b"i1", b"5")]
+        assert len(clients.read_audit_tail(100)) == 6
+    finally:
+        clients.consumer.close()
 
 
 # -- blocked records ----------------------------------------------------------------------------------
