@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import jsonschema
+import pytest
 
 from streammask.audit import AuditCounts
 from streammask.outcome import BlockCode, Blocked, BlockReason, Coordinates, EventKind, Masked
@@ -74,3 +75,17 @@ def test_verify_chain_detects_a_rehashed_forgery() -> None:
     forged["hash"] = record_hash(forged)
     records[1] = forged
     assert verify_chain(records) == ["record 3: prev_hash does not match record 2"]
+
+
+def test_start_notes_are_schema_valid_optional_fields_covered_by_the_hash() -> None:
+    notes = {"policy_changed_from": "b" * 64,
+             "key_rotation": {"from_key_id": "k0", "to_key_id": "k1", "approved_by": "dpo@example.com",
+                              "reason": "QA-42", "target_topics": ["staging.t"]}}
+    rec = build_record(transaction(0), instance="i1", sequence=1, prev_hash=GENESIS, group_id="g", notes=notes)
+    jsonschema.validate(rec, SCHEMA)
+    assert {k: rec[k] for k in notes} == notes and verify_chain([rec]) == []
+    rec["key_rotation"]["approved_by"] = "someone else"
+    assert verify_chain([rec]) == ["record 1: hash does not match its content"]
+    del rec["key_rotation"]["approved_by"]
+    with pytest.raises(jsonschema.ValidationError, match="approved_by"):
+        jsonschema.validate(rec, SCHEMA)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from streammask.proxy import checkpoint
-from streammask.proxy.checkpoint import CheckpointState
+from streammask.proxy.checkpoint import CheckpointState, Written
 
 
 def state_of(group: str, records: list[tuple[bytes | None, bytes | None]]) -> CheckpointState:
@@ -38,3 +38,24 @@ def test_a_group_whose_id_contains_a_slash_does_not_leak_into_its_prefix_group()
     ]
     assert state_of("a", records).offsets == {}
     assert state_of("a/b", records).offsets == {("t", 0): 42}
+
+
+def test_heads_and_target_records_say_which_key_and_policy_wrote_them() -> None:
+    p1, p2 = "1" * 64, "2" * 64
+    state = state_of("g", [
+        (checkpoint.audit_head_key("g", "i1"), checkpoint.encode_audit_head(3, "ab" * 32, "k1", p1)),
+        (checkpoint.audit_head_key("g", "i2"), checkpoint.encode_audit_head(5, "cd" * 32)),  # before key ids
+        (checkpoint.target_key("g", "qa.a"), checkpoint.encode_target("k1", p1, "i1")),
+        (checkpoint.target_key("g", "qa.b"), checkpoint.encode_target("k1", p1, "i2")),
+        (checkpoint.target_key("g", "qa.a"), checkpoint.encode_target("k2", p2, "i2")),
+        (checkpoint.target_key("other", "qa.c"), checkpoint.encode_target("k9", p1, "x")),
+    ])
+    assert state.audit_heads == {"i1": (3, "ab" * 32), "i2": (5, "cd" * 32)}
+    assert state.chains == {"i1": Written("k1", p1, "i1")}
+    assert state.targets == {"qa.b": Written("k1", p1, "i2"), "qa.a": Written("k2", p2, "i2")}
+    assert list(state.targets) == ["qa.b", "qa.a"], "in the order last written"
+    downgraded = state_of("g", [  # a later head without key ids (an older streammask) says nothing of a key
+        (checkpoint.audit_head_key("g", "i1"), checkpoint.encode_audit_head(3, "ab" * 32, "k1", p1)),
+        (checkpoint.audit_head_key("g", "i1"), checkpoint.encode_audit_head(4, "ef" * 32)),
+    ])
+    assert downgraded.chains == {}

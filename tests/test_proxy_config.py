@@ -132,3 +132,13 @@ def test_own_topics_are_never_sources_and_patterns_match_whole_names(tmp_path: P
             config.target_topic(own)
     with pytest.raises(UnroutedTopic, match="no route maps"):
         config.target_topic("other.topic")
+
+
+def test_key_rotation_needs_two_different_keys_and_who_approved_it_why(tmp_path: Path) -> None:
+    rotation = "key_rotation: {from_key_id: 2026q3, to_key_id: 2026q4, approved_by: dpo@example.com, reason: QA-42}\n"
+    config, _ = load_config(write(tmp_path, BASE + rotation))
+    assert config.key_rotation is not None and config.key_rotation.from_key_id == "2026q3"
+    [(_, line, message)] = problems(write(tmp_path, BASE + rotation.replace("2026q3", "2026q4")))
+    assert line == 7 and "`from_key_id` and `to_key_id` are the same" in message
+    [(_, line, message)] = problems(write(tmp_path, BASE + rotation.replace(", reason: QA-42", "")))
+    assert line == 7 and "reason" in message

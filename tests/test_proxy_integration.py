@@ -41,6 +41,8 @@ from test_cli import (
 from streammask.outcome import Masked
 from streammask.proxy import checkpoint
 from streammask.proxy.audit_record import GENESIS, verify_chain
+from streammask.proxy.clients import KafkaClients
+from streammask.proxy.config import ProxyConfig
 from tests import events as ev
 from tests.broker import LocalKafkaBroker, create_topic, free_port, unique_topic
 from tests.proxy_harness import (
@@ -370,8 +372,9 @@ def test_metrics_endpoint_serves_every_documented_metric(e2e: EndToEnd) -> None:
     names = {n for n, _ in e2e.metrics}
     for documented in metric_names_in_readme():
         assert re.search(rf"^# TYPE {documented} ", e2e.metrics_text, re.MULTILINE), f"{documented} not declared"
-        if documented in ("streammask_consumer_lag", "streammask_records_blocked_total"):
-            continue  # no sample yet: nothing blocked here; the lag gauge has its own test
+        if documented in ("streammask_consumer_lag", "streammask_records_blocked_total",
+                          "streammask_policy_changed_timestamp_seconds"):
+            continue  # no sample yet: nothing blocked here, the policy did not change; the lag gauge has its own test
         assert documented in names or f"{documented}_count" in names, f"{documented} has no sample"
     m = e2e.metrics
 
@@ -616,6 +619,81 @@ def test_sigterm_commits_the_open_transaction_and_lag_reports_it(kafka_broker: s
     assert rows == {(src, 0): (100, 100, 0), (src, 1): (100, 100, 0)} and total == 0
 
 
+# -- key continuity -----------------------------------------------------------------------------------
+
+OTHER_KEY_HEX = bytes(range(100, 132)).hex()
+
+
+def test_a_restart_under_another_key_is_refused_unless_the_rotation_is_acknowledged(
+    kafka_broker: str, tmp_path: Path
+) -> None:
+    """Issue 9: a run under key id 2026q4 commits, stops; a restart under another key (another secret,
+    the policy's key id 2027q1) exits 1 before joining the group, its error naming both key ids, the group
+    and the target topic, and the target topic gets nothing. Acknowledged in the config, the same restart
+    runs, and its first audit record says who approved which mix and that the policy changed."""
+    src, out = unique_topic("src"), unique_topic("out")
+    create_topic(kafka_broker, src, 1)
+    records = customer_events(30)
+    produce(kafka_broker, src, records[:20])
+    doc = proxy_config(kafka_broker, [src], [(re.escape(src), out)], max_records=5, max_ms=100)
+    with run_proxy(tmp_path, doc) as first:
+        first.wait_ready(START_S)
+        first.wait_metric("streammask_records_in_total", 20, DRAIN_S)
+        assert first.terminate() == 0, first.describe()
+    written = read_topic(kafka_broker, out)
+    audited = audit_records(kafka_broker, doc["audit_topic"])
+    assert len(distinct_sources(written)) == 20
+    produce(kafka_broker, src, records[20:])  # waiting for the restart
+
+    rotated = tmp_path / "ecommerce-2027q1.yaml"
+    rotated.write_text(POLICY.read_text().replace('id: "2026q4"', 'id: "2027q1"'))
+    restart = {**doc, "policy": str(rotated)}
+    with run_proxy(tmp_path, restart, key_hex=OTHER_KEY_HEX) as second:
+        code = second.wait_exit(START_S)
+        stderr = second.stderr()
+    assert code == 1, second.describe()
+    [error] = [line for line in stderr.splitlines() if line.startswith("error: ")]
+    assert f"key id changed for group {doc['group_id']}: target topic(s) {out} last written under key id " \
+           "'2026q4' (instance i1); the key in force is '2027q1'" in error
+    assert "streammask replay --config FILE --from earliest" in error and "key_rotation: {from_key_id: 2026q4" in error
+    assert not [line for line in stderr.splitlines() if '"partitions assigned"' in line], "it joined the group"
+    assert read_topic(kafka_broker, out) == written
+    assert audit_records(kafka_broker, doc["audit_topic"]) == audited
+
+    ack = {"from_key_id": "2026q4", "to_key_id": "2027q1", "approved_by": "dpo@example.com", "reason": "QA-42"}
+    with run_proxy(tmp_path, {**restart, "key_rotation": ack}, key_hex=OTHER_KEY_HEX) as third:
+        third.wait_ready(START_S)
+        third.wait_metric("streammask_records_in_total", 10, DRAIN_S)
+        assert third.terminate() == 0, third.describe()
+    after = [r for r in read_topic(kafka_broker, out) if r.source[2] >= 20]
+    reference = offline_mask(rotated, src, records[20:], OTHER_KEY_HEX)
+    assert sorted(r.value or b"" for r in after) == sorted(m.value for m in reference if isinstance(m, Masked))
+    chain = committed_chain(audit_records(kafka_broker, doc["audit_topic"]), "i1")
+    keys = [a["key_id"] for a in chain]
+    switch = keys.index("2027q1")
+    assert set(keys[:switch]) == {"2026q4"} and set(keys[switch:]) == {"2027q1"}, keys
+    resumed = chain[switch:]
+    assert resumed[0]["key_rotation"] == {**ack, "target_topics": [out]}
+    assert resumed[0]["policy_changed_from"] == hashlib.sha256(POLICY.read_bytes()).hexdigest()
+    for a in resumed:
+        jsonschema.validate(a, AUDIT_SCHEMA)
+
+
+def test_the_audit_tail_is_read_from_the_end_for_checkpoints_that_predate_key_ids(kafka_broker: str) -> None:
+    """``read_audit_tail(n)``: only the last n records of the audit topic (the fallback must stay cheap)."""
+    audit = unique_topic("audit")
+    create_topic(kafka_broker, audit, 1)
+    produce(kafka_broker, audit, [SourceRecord(b"i1", b"%d" % i) for i in range(6)], one_per_batch=True)
+    config = ProxyConfig.model_validate(proxy_config(kafka_broker, ["src"], [("src", "out")], audit_topic=audit))
+    clients = KafkaClients.for_config(config)
+    try:
+        assert clients.read_audit_tail is not None
+        assert clients.read_audit_tail(2) == [(b"i1", b"4"), (b"i1", b"5")]
+        assert len(clients.read_audit_tail(100)) == 6
+    finally:
+        clients.consumer.close()
+
+
 # -- blocked records ----------------------------------------------------------------------------------
 
 PLANTED = (PLANTED_SSN, PLANTED_PAYEE, PLANTED_IBAN)
@@ -733,6 +811,9 @@ def test_validate_accepts_good_configs_without_a_broker(tmp_path: Path) -> None:
     assert "config valid" in out and "key id 2026q4" in out and "same cluster" in out
     code, out, err = validate(tmp_path, {**doc, "target": {"bootstrap.servers": "127.0.0.1:2"}})
     assert code == 0 and "two clusters" in out, err
+    rotation = {"from_key_id": "2026q3", "to_key_id": "2026q4", "approved_by": "dpo", "reason": "QA-42"}
+    code, out, err = validate(tmp_path, {**doc, "key_rotation": rotation})
+    assert code == 0 and out.rstrip().endswith("; acknowledges key rotation 2026q3 -> 2026q4"), err
     shipped = REPO / "config" / "streammask.example.yaml"
     proc = cli("validate", "--config", str(shipped), env={"PROD_KAFKA_PASSWORD": "x", "HOSTNAME": "host-1"})
     assert proc.returncode == 0, proc.stderr.decode()
@@ -750,6 +831,9 @@ BAD_CONFIGS: dict[str, tuple[dict[str, Any], str]] = {
     "unknown option": ({"batchh": {"max_records": 1}}, "batchh"),
     "topics and pattern": ({"topic_pattern": "shop\\..*"}, "exactly one of `topics`"),
     "missing policy": ({"policy": "nowhere.yaml"}, "nowhere.yaml: cannot read policy"),
+    "key rotation to another key": (
+        {"key_rotation": {"from_key_id": "2026q3", "to_key_id": "2027q1", "approved_by": "dpo", "reason": "QA-42"}},
+        "key_rotation.to_key_id is '2027q1', but the policy's key id is '2026q4'"),
 }
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -65,8 +66,16 @@ def record_hash(doc: dict[str, Any]) -> str:
 
 
 def build_record(
-    audit: TransactionAudit, *, instance: str, sequence: int, prev_hash: str, group_id: str
+    audit: TransactionAudit,
+    *,
+    instance: str,
+    sequence: int,
+    prev_hash: str,
+    group_id: str,
+    notes: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
+    """``notes``: what happened once, at the start this record is the first after (``key_rotation``,
+    ``policy_changed_from``); optional fields of the schema."""
     summary = audit.counts.as_dict()
     doc: dict[str, Any] = {
         "type": "streammask.audit.transaction",
@@ -90,6 +99,7 @@ def build_record(
         "blocked": summary["blocked"],
         "prev_hash": prev_hash,
     }
+    doc.update(notes or {})
     doc["hash"] = record_hash(doc)
     return doc
 

@@ -4,13 +4,16 @@ Two kinds, in one compacted topic (``<group>`` percent-encoded, as a group id ma
 - ``offsets/<group>/<topic>/<partition>`` → the next source offset to read (cross-cluster mode: the
   source of truth for where to resume);
 - ``audit-head/<group>/<instance>`` → sequence and hash of the instance's last audit record, so the
-  audit chain continues across restarts.
+  audit chain continues across restarts, and the key id and policy it was written under (heads written
+  before key ids were recorded have neither);
+- ``target/<group>/<topic>`` → the key id and policy a target topic was last written under, and by which
+  instance: one key per target topic is what ``continuity`` enforces (a second one breaks every join).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from urllib.parse import quote
 
 import orjson
@@ -29,12 +32,35 @@ def audit_head_key(group: str, instance: str) -> bytes:
     return f"audit-head/{_group_part(group)}/{instance}".encode()
 
 
+def target_key(group: str, topic: str) -> bytes:
+    return f"target/{_group_part(group)}/{topic}".encode()
+
+
 def encode_offset(topic: str, partition: int, next_offset: int, instance: str) -> bytes:
     return orjson.dumps({"topic": topic, "partition": partition, "next_offset": next_offset, "instance": instance})
 
 
-def encode_audit_head(sequence: int, record_hash: str) -> bytes:
-    return orjson.dumps({"sequence": sequence, "hash": record_hash})
+def encode_audit_head(
+    sequence: int, record_hash: str, key_id: str | None = None, policy_sha256: str | None = None
+) -> bytes:
+    doc: dict[str, object] = {"sequence": sequence, "hash": record_hash}
+    if key_id is not None and policy_sha256 is not None:
+        doc |= {"key_id": key_id, "policy_sha256": policy_sha256}
+    return orjson.dumps(doc)
+
+
+def encode_target(key_id: str, policy_sha256: str, instance: str) -> bytes:
+    return orjson.dumps({"key_id": key_id, "policy_sha256": policy_sha256, "instance": instance})
+
+
+@dataclass(frozen=True)
+class Written:
+    """The key id and policy something (a target topic, an instance's audit chain) was last written
+    under, and the instance that wrote it."""
+
+    key_id: str
+    policy_sha256: str
+    instance: str
 
 
 @dataclass
@@ -43,6 +69,10 @@ class CheckpointState:
 
     offsets: dict[tuple[str, int], int]
     audit_heads: dict[str, tuple[int, str]]
+    chains: dict[str, Written] = field(default_factory=dict)
+    """Per instance, what its audit head says it was written under (absent for heads without key ids)."""
+    targets: dict[str, Written] = field(default_factory=dict)
+    """Per target topic, in the order last written (the checkpoint topic has one partition)."""
 
     @classmethod
     def empty(cls) -> CheckpointState:
@@ -67,4 +97,13 @@ class CheckpointState:
         if parts[0] == "offsets":
             self.offsets[(doc["topic"], int(doc["partition"]))] = int(doc["next_offset"])
         elif parts[0] == "audit-head":
-            self.audit_heads["/".join(parts[2:])] = (int(doc["sequence"]), str(doc["hash"]))
+            instance = "/".join(parts[2:])
+            self.audit_heads[instance] = (int(doc["sequence"]), str(doc["hash"]))
+            if "key_id" in doc:
+                self.chains[instance] = Written(str(doc["key_id"]), str(doc["policy_sha256"]), instance)
+            else:
+                self.chains.pop(instance, None)
+        elif parts[0] == "target":
+            topic = "/".join(parts[2:])
+            self.targets.pop(topic, None)  # re-inserted: the dict's order stays the order last written
+            self.targets[topic] = Written(str(doc["key_id"]), str(doc["policy_sha256"]), str(doc["instance"]))

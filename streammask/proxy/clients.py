@@ -136,8 +136,11 @@ def ensure_topics(client: AdminClient, wanted: dict[str, tuple[int, dict[str, st
                 raise RuntimeError(f"cannot create topic {topic}: {exc}") from None
 
 
-def read_to_end(reader: Consumer, topic: str, timeout: float = 30.0) -> list[tuple[bytes | None, bytes | None]]:
-    """Every (key, value) of ``topic`` from the beginning up to the end as of now."""
+def read_to_end(
+    reader: Consumer, topic: str, timeout: float = 30.0, last: int | None = None
+) -> list[tuple[bytes | None, bytes | None]]:
+    """Every (key, value) of ``topic`` from the beginning (or the ``last`` offsets of each partition) up to
+    the end as of now."""
     meta = reader.list_topics(topic, timeout=timeout).topics.get(topic)
     if meta is None or meta.error is not None:
         return []
@@ -147,7 +150,7 @@ def read_to_end(reader: Consumer, topic: str, timeout: float = 30.0) -> list[tup
         low, high = reader.get_watermark_offsets(TopicPartition(topic, p), timeout=timeout, cached=False)
         if high > low:
             ends[p] = high
-            starts.append(TopicPartition(topic, p, low))
+            starts.append(TopicPartition(topic, p, low if last is None else max(low, high - last)))
     if not starts:
         return []
     reader.assign(starts)
@@ -182,13 +185,15 @@ class KafkaClients:
     quarantine: Producer | None
     read_checkpoints: Callable[[], list[tuple[bytes | None, bytes | None]]]
     ensure_own_topics: Callable[[dict[str, tuple[int, dict[str, str]]]], None]
+    read_audit_tail: Callable[[int], list[tuple[bytes | None, bytes | None]]] | None = None
+    """The last n records of each audit topic partition (only read for checkpoints that predate key ids)."""
 
     @classmethod
     def for_config(cls, config: ProxyConfig, stats_cb: Callable[[str], None] | None = None) -> KafkaClients:
-        def read_checkpoints() -> list[tuple[bytes | None, bytes | None]]:
+        def read_target(topic: str, last: int | None = None) -> list[tuple[bytes | None, bytes | None]]:
             reader = target_reader(config)
             try:
-                return read_to_end(reader, config.checkpoint_topic)
+                return read_to_end(reader, topic, last=last)
             finally:
                 reader.close()
 
@@ -196,6 +201,7 @@ class KafkaClients:
             consumer=source_consumer(config, stats_cb=stats_cb),
             producer=target_producer(config),
             quarantine=quarantine_producer(config) if config.quarantine_topic else None,
-            read_checkpoints=read_checkpoints,
+            read_checkpoints=lambda: read_target(config.checkpoint_topic),
             ensure_own_topics=lambda wanted: ensure_topics(admin(config.target_props), wanted),
+            read_audit_tail=lambda n: read_target(config.audit_topic, n),
         )

@@ -47,9 +47,15 @@ def cmd_validate(args: argparse.Namespace) -> int:
         except UnroutedTopic as exc:
             print(f"error: {args.config}: {exc}", file=sys.stderr)
             return 2
+    rotation = config.key_rotation
+    if rotation is not None and rotation.to_key_id != setup.key.key_id:
+        print(f"error: {args.config}: key_rotation.to_key_id is {rotation.to_key_id!r}, but the policy's key id "
+              f"is {setup.key.key_id!r}; correct it or remove key_rotation", file=sys.stderr)
+        return 2
     mode = "same cluster (offsets in the transaction)" if config.same_cluster else "two clusters (checkpoint topic)"
+    acknowledged = f"; acknowledges key rotation {rotation.from_key_id} -> {rotation.to_key_id}" if rotation else ""
     print(f"{args.config}: config valid; policy {policy_path} (sha256 {setup.loaded.sha256[:12]}…, "
-          f"key id {setup.key.key_id}); {config.delivery} delivery, {mode}; {_wire(config, setup)}")
+          f"key id {setup.key.key_id}); {config.delivery} delivery, {mode}; {_wire(config, setup)}{acknowledged}")
     return 0
 
 

@@ -74,6 +74,23 @@ class Metrics(_Strict):
     port: int = Field(default=9400, ge=0, le=65535)
 
 
+class KeyRotation(_Strict):
+    """A reviewed decision to continue this group's target topics under a new key, though they then hold
+    records of two mappings (joins across the switch break). Checked at start against the checkpoints:
+    ``from_key_id`` must be the key the targets were last written under, ``to_key_id`` the key in force."""
+
+    from_key_id: str = Field(min_length=1)
+    to_key_id: str = Field(min_length=1)
+    approved_by: str = Field(min_length=1)
+    reason: str = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _differ(self) -> KeyRotation:
+        if self.from_key_id == self.to_key_id:
+            raise ValueError("`from_key_id` and `to_key_id` are the same: there is no rotation to acknowledge")
+        return self
+
+
 class ProxyConfig(_Strict):
     source: KafkaProps
     target: KafkaProps | None = None
@@ -100,6 +117,8 @@ class ProxyConfig(_Strict):
     """Keys only, when they differ from ``format``."""
     schema_registry: SchemaRegistries | None = None
     """Where Avro schemas are read and registered; required with avro, refused without it."""
+    key_rotation: KeyRotation | None = None
+    """Acknowledges continuing target topics written under another key; without it such a start is refused."""
 
     @model_validator(mode="after")
     def _checks(self) -> ProxyConfig:

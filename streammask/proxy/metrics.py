@@ -47,3 +47,8 @@ class Metrics:
         self.policy_info = Gauge(
             "streammask_policy_info", "Always 1; labels name the policy and key in force.",
             ["instance", "policy_sha256", "key_id"], registry=r)
+        self.policy_changed = Gauge(
+            "streammask_policy_changed_timestamp_seconds",
+            "Unix time this process started under policy_sha256 where it (or its target topics) had been "
+            "written under from_policy_sha256; no sample when the policy did not change (one at most).",
+            ["instance", "from_policy_sha256", "policy_sha256"], registry=r)

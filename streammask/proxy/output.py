@@ -7,7 +7,8 @@ cluster. ``commit`` runs the documented sequence, in order:
 1. the masked records were produced into the open transaction as they were masked;
 2. same cluster: the source offsets go in with ``send_offsets_to_transaction`` (KIP-447, with the
    consumer's group metadata); other cluster: checkpoint records on the target cluster, same transaction;
-3. the audit record and the instance's audit chain head;
+3. the audit record, the instance's audit chain head and, for target topics written first since the
+   start, under which key and policy they are written now (``continuity`` reads them at the next start);
 4. the quarantine producer is flushed: a skipped record must be there before the offsets move past it;
 5. ``commit_transaction`` (retriable errors retried), or at-least-once: flush, every record delivered.
 
@@ -21,7 +22,7 @@ aborts (``abort``) and re-reads.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Any
 
 import orjson
@@ -114,8 +115,15 @@ class Output:
     def poll(self) -> None:
         self.producer.poll(0)
 
-    def commit(self, offsets: dict[tuple[str, int], int], audit_record: dict[str, Any], consumer: Consumer) -> None:
-        """Steps 2–5 of the commit sequence for the open transaction (see the module docstring)."""
+    def commit(
+        self,
+        offsets: dict[tuple[str, int], int],
+        audit_record: dict[str, Any],
+        consumer: Consumer,
+        targets: Collection[str] = (),
+    ) -> None:
+        """Steps 2–5 of the commit sequence for the open transaction (see the module docstring). ``targets``:
+        target topics to record as written under the audit record's key and policy (``target/`` checkpoints)."""
         cfg = self.config
         tps = [TopicPartition(t, p, o) for (t, p), o in offsets.items()]
         if not self.transactional:
@@ -132,11 +140,18 @@ class Output:
                     value=checkpoint.encode_offset(t, p, o, cfg.instance_id),
                 )
         self.producer.produce(cfg.audit_topic, key=cfg.instance_id.encode(), value=orjson.dumps(audit_record))
+        key_id, policy_sha256 = audit_record["key_id"], audit_record["policy_sha256"]
         self.producer.produce(
             cfg.checkpoint_topic,
             key=checkpoint.audit_head_key(cfg.group_id, cfg.instance_id),
-            value=checkpoint.encode_audit_head(audit_record["sequence"], audit_record["hash"]),
+            value=checkpoint.encode_audit_head(audit_record["sequence"], audit_record["hash"], key_id, policy_sha256),
         )
+        for topic in sorted(targets):
+            self.producer.produce(
+                cfg.checkpoint_topic,
+                key=checkpoint.target_key(cfg.group_id, topic),
+                value=checkpoint.encode_target(key_id, policy_sha256, cfg.instance_id),
+            )
         self._flush_quarantine()
         if self.transactional:
             self._commit_transaction()

@@ -22,6 +22,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import orjson
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
@@ -36,6 +37,7 @@ from streammask.proxy.audit_record import GENESIS, TransactionAudit, build_recor
 from streammask.proxy.clients import KafkaClients, fetch, source_record
 from streammask.proxy.commit_policy import CommitPolicy
 from streammask.proxy.config import ProxyConfig
+from streammask.proxy.continuity import AUDIT_TAIL, assess, last_of_group, predates_key_ids
 from streammask.proxy.http import Health
 from streammask.proxy.metrics import Metrics
 from streammask.proxy.output import Output
@@ -94,13 +96,17 @@ class Proxy:
         self.step = MaskStep(setup.masker, config.target_topic, config.partitioning)
         self._assigned: set[tuple[str, int]] = set()
         self._committed_next: dict[tuple[str, int], int] = {}  # next source offset, as this instance committed it
+        self._notes: dict[str, Any] = {}  # for the next audit record: what this start found (continuity)
+        self._unannounced: set[str] = set()  # target topics to record under this key at the next commit
+        self._announced_sources: set[str] = set()  # source topics whose target is recorded since the start
         metrics.policy_info.labels(config.instance_id, setup.loaded.sha256, setup.key.key_id).set(1)
 
     # -- lifecycle ----------------------------------------------------------------------------------
 
     def prepare(self) -> None:
         """Check routes, create streammask's own topics, start transactions, restore the audit chain head,
-        build the ``replace`` pools (so the first transaction does not wait for them)."""
+        refuse target topics written under another key (``proxy.continuity``), build the ``replace`` pools (so
+        the first transaction does not wait for them)."""
         build_pools(f for t in self.setup.loaded.policy.tables.values() for f in t.fields.values())
         for topic in self.config.topics or ():
             self.config.target_topic(topic)  # an unrouted topic fails now, not at its first record
@@ -115,6 +121,45 @@ class Proxy:
         head = state.audit_heads.get(self.config.instance_id)
         if head is not None:
             self.audit_seq, self.audit_prev = head
+        self._check_continuity(state)
+
+    def _check_continuity(self, state: checkpoint.CheckpointState) -> None:
+        """Refuse (``KeyChanged``) to continue target topics last written under another key, unless the
+        config acknowledges it; note an acknowledged rotation and a policy change for the audit."""
+        cfg, key_id, policy = self.config, self.setup.key.key_id, self.setup.loaded.sha256
+        targets = self._current_targets()
+        legacy = None
+        if predates_key_ids(state):
+            if self.clients.read_audit_tail is not None:
+                legacy = last_of_group(self.clients.read_audit_tail(AUDIT_TAIL), cfg.group_id)
+            if legacy is None:
+                log.warning("key continuity not checked: the checkpoints predate key ids and no recent audit "
+                            "record of the group names one", extra={"fields": {"group": cfg.group_id}})
+        found = assess(state, group=cfg.group_id, instance=cfg.instance_id, key_id=key_id,
+                                  policy_sha256=policy, targets=targets, rotation=cfg.key_rotation, legacy=legacy)
+        if found.rotation is not None:
+            self._notes["key_rotation"] = note = found.rotation.audit()
+            log.warning("key rotation acknowledged: target topics continue under a new key, mixing two mappings",
+                        extra={"fields": {"group": cfg.group_id, **note}})
+        elif cfg.key_rotation is not None:
+            log.info("key_rotation has nothing to acknowledge: no target topic was written under another key; "
+                     "remove it once every instance has started", extra={"fields": {"group": cfg.group_id}})
+        if found.policy_from is not None:
+            self._notes["policy_changed_from"] = found.policy_from
+            log.warning(f"policy changed from {found.policy_from} to {policy}", extra={"fields": {
+                "group": cfg.group_id, "from_policy_sha256": found.policy_from, "policy_sha256": policy}})
+            self.metrics.policy_changed.labels(cfg.instance_id, found.policy_from, policy).set(time.time())
+        self._unannounced = set(targets)
+
+    def _current_targets(self) -> set[str]:
+        """The target topics this start writes: the listed topics' routes or, with a pattern, the routes of
+        the source topics that match it now."""
+        cfg = self.config
+        if cfg.topics is not None:
+            return {cfg.target_topic(t) for t in cfg.topics}
+        names = self.consumer.list_topics(timeout=30.0).topics
+        routes = (cfg.route(t) for t in names if cfg.matches(t) and t not in cfg.own_topics)
+        return {target for target in routes if target is not None}
 
     def run(self, stop: threading.Event) -> None:
         """Process until ``stop`` is set; then commit what is open and leave the group cleanly."""
@@ -217,9 +262,12 @@ class Proxy:
             sequence=self.audit_seq + 1,
             prev_hash=self.audit_prev,
             group_id=self.config.group_id,
+            notes=self._notes,
         )
+        fresh = {topic for topic, _ in txn.audit.ranges} - self._announced_sources
+        targets = self._unannounced | {self.config.target_topic(topic) for topic in fresh}
         try:
-            self.output.commit(offsets, record, self.consumer)
+            self.output.commit(offsets, record, self.consumer, targets)
         except KafkaException as exc:
             err = exc.args[0]
             if isinstance(err, KafkaError) and err.txn_requires_abort():
@@ -236,6 +284,8 @@ class Proxy:
         self.txn = None
         self.consecutive_aborts = 0
         self.audit_seq, self.audit_prev = record["sequence"], record["hash"]
+        self._notes, self._unannounced = {}, set()
+        self._announced_sources |= fresh
         self._committed_next.update(offsets)
         now_wall = time.time()
         self._publish_counts(txn)
