@@ -31,7 +31,6 @@ import zlib
 from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from types import SimpleNamespace
 from typing import Any
 
 from confluent_kafka import (
@@ -253,13 +252,6 @@ class FakeConsumer:
         if self._empty_fetches >= 2 and not self.hooks and self.on_idle is not None:
             self.on_idle()
         return out
-
-    def list_topics(self, topic: str | None = None, timeout: float = -1) -> SimpleNamespace:
-        """Cluster metadata as far as the proxy reads it: ``.topics``, by name, each with ``.partitions``."""
-        return SimpleNamespace(topics={
-            name: SimpleNamespace(partitions=dict.fromkeys(range(len(logs))))
-            for name, logs in self.cluster.logs.items() if topic is None or name == topic
-        })
 
     def assign(self, partitions: list[TopicPartition]) -> None:
         self.cluster.journal.append("assign")

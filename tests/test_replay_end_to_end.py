@@ -21,6 +21,7 @@ from streammask.replay.manifest import Manifest
 from tests.broker import create_topic, unique_topic
 from tests.proxy_harness import (
     KEY_HEX,
+    POLICY,
     Record,
     cli,
     customer_events,
@@ -181,3 +182,18 @@ def test_a_bad_spec_is_a_usage_error_naming_it(replayed: Replayed) -> None:
     proc = replay(replayed, "--from", "2024-06-03T09:00:00", "--output", str(replayed.dir / "x.jsonl"))
     assert proc.returncode == 2
     assert "--from" in proc.stderr.decode()
+
+
+def test_a_replay_to_topics_written_under_another_key_id_is_refused(replayed: Replayed, tmp_path: Path) -> None:
+    """The target topic holds run's records under key id 2026q4; a replay under another key id would mix two
+    mappings in it: refused before anything is written, naming both ids."""
+    policy = tmp_path / "rotated.yaml"
+    policy.write_text(POLICY.read_text().replace("id: \"2026q4\"", "id: \"2027q1\""))
+    config = write_config(tmp_path, {**replayed.doc, "policy": str(policy)})
+    before = len(read_topic(replayed.bootstrap, replayed.out))
+    proc = replay(replayed, "--manifest", str(tmp_path / "m.json"), config=config, key_hex=OTHER_KEY_HEX)
+    assert proc.returncode == 1, proc.stderr.decode()[-3000:]
+    err = proc.stderr.decode()
+    assert "'2026q4'" in err and "'2027q1'" in err and "key_rotation" in err
+    assert len(read_topic(replayed.bootstrap, replayed.out)) == before
+    assert not (tmp_path / "m.json").exists()

@@ -34,8 +34,10 @@ from streammask.kcat_io import LineForm, line_source
 from streammask.outcome import Coordinates, SourceRecord, Unreadable
 from streammask.pipeline import SOURCE_HEADERS, LineSink
 from streammask.progress import Progress
-from streammask.proxy.clients import _props, admin
+from streammask.proxy.checkpoint import CheckpointState
+from streammask.proxy.clients import _props, admin, read_to_end, target_reader
 from streammask.proxy.config import ProxyConfig, load_config
+from streammask.proxy.continuity import KeyChanged, check_key
 from streammask.replay.digest import OutputDigests
 from streammask.replay.manifest import FileOutput, Manifest, TopicsOutput, WrittenRange, compare, utc_now
 from streammask.replay.ranges import Range, Ranges
@@ -60,7 +62,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
         if args.verify:
             return _verify(args, config, setup)
         return _replay(args, config, setup)
-    except ReplayBlocked as exc:
+    except (ReplayBlocked, KeyChanged) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_DIFFERENT
     except KafkaException as exc:
@@ -94,6 +96,7 @@ def _replay(args: argparse.Namespace, config: ProxyConfig, setup: MaskingSetup) 
         else:
             writer = TopicWriter(config, replay_producer(config), f"replay-{replay_id}", setup.loaded.sha256,
                                  setup.key.key_id, setup.loaded.policy.leak_guard)
+            writer.unannounced = _check_key(config, setup, set(partitions))
             writer.start()
             try:
                 run = replay(consumer, config, setup, ranges, start=start, end=end, target_partitions=partitions,
@@ -116,6 +119,22 @@ def _replay(args: argparse.Namespace, config: ProxyConfig, setup: MaskingSetup) 
     manifest_path.write_bytes(manifest.to_json())
     _summary(run, time.monotonic() - began, where, manifest_path, sys.stdout if args.output else sys.stderr)
     return EXIT_DIFFERENT if run.audit.blocked_total else EXIT_OK
+
+
+def _check_key(config: ProxyConfig, setup: MaskingSetup, targets: set[str]) -> set[str]:
+    """As ``run`` at start: refuse (``KeyChanged``) to write target topics last written under another key id
+    unless the config's ``key_rotation`` acknowledges it. Returns the targets to record the key for."""
+    reader = target_reader(config)
+    try:
+        state = CheckpointState.of(config.group_id, read_to_end(reader, config.checkpoint_topic))
+    finally:
+        reader.close()
+    found = check_key(group=config.group_id, key_id=setup.key.key_id, targets=targets, written=state.targets,
+                      rotation=config.key_rotation)
+    if found is not None:
+        log.warning("key rotation acknowledged: the replay continues target topics written under another key",
+                    extra={"fields": {"group": config.group_id, **found.audit()}})
+    return targets
 
 
 def _summary(run: ReplayRun, elapsed: float, where: str, manifest_path: Path, stream: IO[str]) -> None:

@@ -3,7 +3,9 @@
 A replay writes what ``run`` writes (same masked bytes, same source-coordinate headers, same partitions), one
 transaction per ``batch.max_records`` records, each ending with an audit record (``audit_record``'s format,
 chained) under its own instance name, ``replay-<replay id>``: ``audit verify`` then accounts for replayed
-records as it does for ``run``'s. It never touches offsets or checkpoints: a replay moves no group.
+records as it does for ``run``'s. Its first commit records, per target topic, the key and policy it wrote
+under (``target/`` checkpoint records, as ``run`` does): the command refuses beforehand to continue topics of
+another key (``proxy.continuity``). It never touches source offsets: a replay moves no group.
 
 The producer's ``transactional.id`` is ``streammask-replay-<group>-<instance>``: a second replay from the same
 instance fences the first rather than interleaving with it. Where each record landed (partition, offset) comes
@@ -24,6 +26,7 @@ from streammask.errors import StreamMaskError
 from streammask.outcome import Blocked, SourceRecord
 from streammask.pipeline import Addressed
 from streammask.policy.model import LeakGuardPolicy
+from streammask.proxy import checkpoint
 from streammask.proxy.audit_record import GENESIS, TransactionAudit, build_record
 from streammask.proxy.clients import _props
 from streammask.proxy.config import ProxyConfig
@@ -70,6 +73,9 @@ class TopicWriter:
         self._sequence = 0
         self._prev = GENESIS
         self._error: KafkaError | None = None
+        self.unannounced: set[str] = set()
+        """Target topics whose ``target/`` checkpoint record (the key and policy they are written under) goes
+        into the next commit, so a later ``run`` or replay under another key is refused (``continuity``)."""
         self.written: dict[tuple[str, int], list[int]] = {}
         """(target topic, partition) -> [first offset, last offset, records] written (from delivery reports)."""
         self.transactions = 0
@@ -110,6 +116,10 @@ class TopicWriter:
         record = build_record(txn, instance=self.instance, sequence=self._sequence + 1, prev_hash=self._prev,
                               group_id=self.config.group_id)
         self.producer.produce(self.config.audit_topic, key=self.instance.encode(), value=orjson.dumps(record))
+        for topic in sorted(self.unannounced):
+            self.producer.produce(self.config.checkpoint_topic, key=checkpoint.target_key(self.config.group_id, topic),
+                                  value=checkpoint.encode_target(record["key_id"], record["policy_sha256"],
+                                                                 self.instance))
         remaining = self.producer.flush(TXN_TIMEOUT_S)  # serves the delivery reports: where records landed
         if remaining or self._error is not None:
             self._abort()
@@ -122,6 +132,7 @@ class TopicWriter:
             self._abort()
             raise ReplayWriteFailed(f"replay transaction {record['sequence']} failed and was aborted: {exc}") from None
         self._sequence, self._prev = record["sequence"], record["hash"]
+        self.unannounced.clear()
         self._txn, self._records = None, 0
         self.transactions += 1
 
