@@ -52,4 +52,6 @@ def partition_for_key(key: bytes | None, partitions: int) -> int:
     """The partition librdkafka's ``murmur2`` partitioner gives ``key`` among ``partitions``."""
     if partitions < 1:
         raise ValueError(f"a topic has at least one partition, not {partitions}")
+    if partitions == 1:
+        return 0  # no hash needed (murmur2 in Python costs about 10 µs for a 170-byte key)
     return to_positive(murmur2(key or b"")) % partitions

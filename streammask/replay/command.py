@@ -9,9 +9,10 @@ Without ``--output`` the records go to the routed target topics, in transactions
 file of kcat -J lines (the lossless base64 form for Avro parts). Either way a manifest says what was read,
 under which policy, key and versions, and the digests of what was written. ``--verify`` re-reads the
 manifest's ranges, re-masks, and compares; then it reads the output back (the file, or the target offsets
-the manifest lists) and compares its digests too. Exit codes: 0 done (verify: identical); 1 records blocked
-(``on_blocked: skip``), a blocked record stopped the replay (``stop``), or verify found a difference;
-2 invalid config, SPEC, manifest or usage.
+the manifest lists) and compares it record by record with the re-masked records. Exit codes: 0 done
+(verify: identical); 1 records blocked (``on_blocked: skip``), a blocked record stopped the replay (``stop``),
+target topics of another key id, or verify found a difference or no readable output; 2 invalid config, SPEC,
+manifest or usage, or a Kafka error.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import os
 import secrets
 import sys
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO
 
@@ -43,7 +44,7 @@ from streammask.replay.manifest import FileOutput, Manifest, TopicsOutput, Writt
 from streammask.replay.ranges import Range, Ranges
 from streammask.replay.reader import range_consumer, read_ranges
 from streammask.replay.replayer import ReplayBlocked, ReplayRun, replay, resolve
-from streammask.replay.spec import parse_spec
+from streammask.replay.spec import Offsets, Spec, parse_spec
 from streammask.replay.topics import TopicWriter, replay_producer
 
 log = logging.getLogger("streammask.replay")
@@ -62,7 +63,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
         if args.verify:
             return _verify(args, config, setup)
         return _replay(args, config, setup)
-    except (ReplayBlocked, KeyChanged) as exc:
+    except (ReplayBlocked, KeyChanged, OutputUnreadable) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_DIFFERENT
     except KafkaException as exc:
@@ -80,6 +81,7 @@ def _replay(args: argparse.Namespace, config: ProxyConfig, setup: MaskingSetup) 
     consumer = range_consumer(config)
     try:
         ranges = resolve(consumer, config, start, end)
+        _warn_clamped(start, end, ranges)
         for topic, _ in ranges:
             config.target_topic(topic)  # an unrouted topic fails now, before anything is written
         partitions = _target_partitions(config, ranges, must_exist=not args.output)
@@ -119,6 +121,19 @@ def _replay(args: argparse.Namespace, config: ProxyConfig, setup: MaskingSetup) 
     manifest_path.write_bytes(manifest.to_json())
     _summary(run, time.monotonic() - began, where, manifest_path, sys.stdout if args.output else sys.stderr)
     return EXIT_DIFFERENT if run.audit.blocked_total else EXIT_OK
+
+
+def _warn_clamped(start: Spec, end: Spec, ranges: Ranges) -> None:
+    """Offsets named past a partition's end (or before its start) are read up to the end (from the start):
+    say so, since the replay then holds fewer records than asked for."""
+    for option, spec in (("--from", start), ("--to", end)):
+        if not isinstance(spec, Offsets):
+            continue
+        for (topic, partition), asked in sorted(spec.offsets.items()):
+            r = ranges.get((topic, partition))
+            if r is not None and not r.low <= asked <= r.high:
+                print(f"warning: {option} {topic}:{partition}:{asked} is outside the partition's offsets "
+                      f"[{r.low}, {r.high}); read from {r.start} to {r.end}", file=sys.stderr)
 
 
 def _check_key(config: ProxyConfig, setup: MaskingSetup, targets: set[str]) -> set[str]:
@@ -214,8 +229,8 @@ def _verify(args: argparse.Namespace, config: ProxyConfig, setup: MaskingSetup) 
 
 
 def _output_digests(expected: Manifest, config: ProxyConfig, manifest_path: Path) -> OutputDigests:
-    """The digests of the output the manifest names, read back: the file's lines, or the target offsets."""
-    digests = OutputDigests(expected.digests.block_size, keep_records=True)
+    """The digests of the output the manifest names, read back (streamed): the file's lines, or the target
+    offsets the replay wrote."""
     output = expected.output
     if isinstance(output, FileOutput):
         path = Path(output.path)
@@ -224,9 +239,21 @@ def _output_digests(expected: Manifest, config: ProxyConfig, manifest_path: Path
         if not path.is_file():
             raise OutputUnreadable(f"{manifest_path}: its output file {path} is missing")
         with path.open("rb") as stream:
-            records = list(_file_records(line_source(stream)))
-    else:
-        records = _topic_records(config, output)
+            return _digest_output(expected, _file_records(line_source(stream)), duplicates_allowed=False)
+    consumer = _target_consumer(config)
+    try:
+        ranges = {(w.topic, w.partition): Range(w.first_offset, w.last_offset + 1, w.first_offset, w.last_offset + 1)
+                  for w in output.written}
+        return _digest_output(expected, read_ranges(consumer, ranges), duplicates_allowed=True)
+    finally:
+        consumer.close()
+
+
+def _digest_output(expected: Manifest, records: Iterable[SourceRecord], duplicates_allowed: bool) -> OutputDigests:
+    """``duplicates_allowed`` (target topics): records of other writers between the replay's (a running
+    ``run``, an earlier replay) are skipped: outside the replayed ranges, or a copy of a source record already
+    seen there."""
+    digests = OutputDigests(expected.digests.block_size, keep_records=True)
     replayed = {(r.topic, r.partition): (r.start, r.end) for r in expected.source.partitions}
     seen: set[tuple[str, int, Coordinates]] = set()
     for record in records:
@@ -236,25 +263,28 @@ def _output_digests(expected: Manifest, config: ProxyConfig, manifest_path: Path
             raise OutputUnreadable(f"output record {where.topic}/{where.partition}/{where.offset} has no "
                                    f"{SOURCE_HEADERS[0]} headers: it was not written by a replay or run")
         start, end = replayed.get((source.topic, source.partition), (0, 0))
-        if isinstance(output, TopicsOutput) and not start <= source.offset < end:
-            continue  # another writer's record between the replay's (a running `run`): not the replay's
+        if duplicates_allowed and not start <= source.offset < end:
+            continue
         if (where.topic, where.partition, source) in seen:
-            if isinstance(output, FileOutput):
+            if not duplicates_allowed:
                 raise OutputUnreadable(f"output file: source record {source.topic}/{source.partition}/"
                                        f"{source.offset} appears twice")
-            continue  # another writer's copy of the same source record (run, or an earlier replay)
+            continue
         seen.add((where.topic, where.partition, source))
-        digests.add(where.topic, where.partition, source, record.key, record.value, record.headers)
+        try:
+            digests.add(where.topic, where.partition, source, record.key, record.value, record.headers)
+        except ValueError:  # out of source order: not as the replay wrote it
+            at = f"{source.topic}/{source.partition}/{source.offset}"
+            raise OutputUnreadable(f"output record {where.topic}/{where.partition}/{where.offset} (source {at}) is out "
+                                   "of source order") from None
     return digests
 
 
-def _file_records(items: Iterable[SourceRecord | Unreadable]) -> list[SourceRecord]:
-    out = []
+def _file_records(items: Iterable[SourceRecord | Unreadable]) -> Iterator[SourceRecord]:
     for item in items:
         if isinstance(item, Unreadable):
             raise OutputUnreadable(f"output file: {item.detail}")
-        out.append(item)
-    return out
+        yield item
 
 
 def _source_of(record: SourceRecord) -> Coordinates | None:
@@ -269,17 +299,9 @@ def _source_of(record: SourceRecord) -> Coordinates | None:
         return None
 
 
-def _topic_records(config: ProxyConfig, output: TopicsOutput) -> list[SourceRecord]:
-    """The records at the target offsets the replay wrote, read_committed, outside any group."""
+def _target_consumer(config: ProxyConfig) -> Consumer:
+    """A groupless read_committed reader of the target cluster, for the offsets a replay wrote."""
     props = _props(config.target_props, "consumer")
     props.update({"group.id": f"streammask-replay-verify-{config.group_id}", "enable.auto.commit": False,
                   "isolation.level": "read_committed", "auto.offset.reset": "error"})
-    consumer = Consumer(props)
-    try:
-        ranges = {(w.topic, w.partition): Range(w.first_offset, w.last_offset + 1, w.first_offset, w.last_offset + 1)
-                  for w in output.written}
-        return list(read_ranges(consumer, ranges))
-    finally:
-        consumer.close()
-
-
+    return Consumer(props)
