@@ -76,11 +76,12 @@ def test_metrics_serves_every_documented_metric(served: tuple[str, Health, Clock
     metrics.transactions.labels("committed").inc()
     metrics.consumer_lag.labels("t", "0").set(1)
     metrics.policy_info.labels("i", "0" * 64, "k").set(1)
+    metrics.policy_changed.labels("i", "1" * 64, "0" * 64).set(1_700_000_000)
     status, body = get(base + "/metrics")
     assert status == 200
     exposed = set(re.findall(r"^# TYPE (\S+) (\S+)$", body.decode(), re.M))
     documented = re.findall(r"^\| `(streammask_[a-z_]+)` \| (counter|gauge|histogram) \|", README.read_text(), re.M)
-    assert len(documented) == 12
+    assert len(documented) == 13
     for name, kind in documented:
         assert (name, kind) in exposed, name
         assert re.search(rf"^{name}(\{{|_bucket|_sum|_count| )", body.decode(), re.M), name
