@@ -89,7 +89,7 @@ def build_record(
         "started_at": summary["started_at"],
         "committed_at": utc_now(),
         "source_ranges": [
-            {"topic": t, "partition": p, "first_offset": r.first, "last_offset": r.last}
+            {"topic": t, "partition": p, "first_offset": r.first, "last_offset": r.last, "records": r.records}
             for (t, p), r in sorted(audit.ranges.items())
         ],
         "records": summary["records"],
