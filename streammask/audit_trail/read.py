@@ -22,7 +22,7 @@ from streammask.errors import StreamMaskError
 from streammask.outcome import SourceRecord
 from streammask.pipeline import SOURCE_HEADERS
 from streammask.proxy.checkpoint import CheckpointState
-from streammask.proxy.clients import source_record, target_reader
+from streammask.proxy.clients import fetch, source_record, target_reader
 from streammask.proxy.config import ProxyConfig
 from streammask.replay.digest import encode_record
 
@@ -56,7 +56,7 @@ def scan(consumer: Consumer, topic: str, stall_s: float = STALL_S) -> Iterator[M
         pending = set(ends)
         progress = time.monotonic()
         while pending:
-            messages = consumer.consume(1000, 0.5)
+            messages = fetch(consumer, 1000)
             if messages:
                 progress = time.monotonic()
             elif time.monotonic() - progress > stall_s:
@@ -90,7 +90,7 @@ class AuditTopic:
 def read_audit(config: ProxyConfig) -> AuditTopic:
     """The config's group's audit records; TopicMissing when there is no audit topic."""
     found = AuditTopic()
-    consumer = target_reader(config, partition_eof=True)
+    consumer = target_reader(config, scan=True)
     try:
         for msg in scan(consumer, config.audit_topic):
             at = _position(msg)
@@ -110,7 +110,7 @@ def read_audit(config: ProxyConfig) -> AuditTopic:
 
 def read_heads(config: ProxyConfig) -> dict[str, tuple[int, str]] | None:
     """The group's audit chain heads per instance from the checkpoint topic; None when it does not exist."""
-    consumer = target_reader(config, partition_eof=True)
+    consumer = target_reader(config, scan=True)
     try:
         records = [(msg.key(), msg.value()) for msg in scan(consumer, config.checkpoint_topic)]
     except TopicMissing:
@@ -124,7 +124,7 @@ def read_output(config: ProxyConfig, topics: Sequence[str]) -> tuple[OutputIndex
     """Digests of the target topics' records by their source coordinates, and the topics that do not exist."""
     index = OutputIndex()
     missing = []
-    consumer = target_reader(config, partition_eof=True)
+    consumer = target_reader(config, scan=True)
     try:
         for topic in topics:
             try:
