@@ -17,6 +17,8 @@ from streammask.audit_trail import export
 from streammask.audit_trail.chain import check_chains
 from streammask.audit_trail.reconcile import OutputIndex, reconcile
 from streammask.audit_trail.records import AuditEntry, NotAnAuditRecord, Position, parse_entry, parse_time
+from streammask.audit_trail.verify import VerifyReport
+from streammask.cli import main as cli_main
 from streammask.outcome import BlockCode, Blocked, BlockReason, Coordinates, EventKind, Masked
 from streammask.plan import ColumnStats
 from streammask.proxy.audit_record import GENESIS, TransactionAudit, build_record, record_hash
@@ -324,3 +326,41 @@ def test_export_has_one_row_per_transaction_with_its_outcome() -> None:
 def test_outcome_classification() -> None:
     assert [export.outcome(o, b) for o, b in ((5, 0), (0, 0), (4, 1), (0, 3))] == [
         "success", "success", "partial", "blocked"]
+
+
+# -- the verify report and the command line -----------------------------------------------------------
+
+
+def test_verify_report_fails_on_any_problem_and_says_where() -> None:
+    docs = chain(3)
+    del docs[1]
+    found = entries(docs)
+    report = VerifyReport("audit", "g", len(found), check_chains(found, group="g"),
+                          reconcile(found, output(*src(*range(8)))), notes=["1 record(s) of group h ignored"])
+    assert not report.ok
+    assert report.all_problems == [
+        "chain g/i1: gap: sequence 2 missing (before audit/0/1)",
+        "audit sequence 3 of i1 (audit/0/1): 1 record(s) of db.public.t/0 missing from the output and not listed "
+        "as blocked: offset(s) 8",
+    ]
+    text = report.text()
+    assert text.splitlines()[1].startswith("chain i1: 2 record(s), sequences 1-3, committed ")
+    assert "  - gap: sequence 2 missing (before audit/0/1)" in text
+    assert text.endswith("verify: FAILED (2 problem(s))\n")
+    doc = report.as_json()
+    assert (doc["ok"], doc["partitions"][0]["missing"], doc["notes"][0]) == (
+        False, 1, "1 record(s) of group h ignored")
+    assert "3 output record(s) come from source offsets no audit record" in doc["notes"][1]
+
+
+@pytest.mark.parametrize("argv", [
+    ["audit"],
+    ["audit", "verify"],
+    ["audit", "export", "--config", "c.yaml", "--since", "2024-06-01T00:00:00"],
+    ["audit", "export", "--config", "c.yaml", "--format", "xml"],
+])
+def test_audit_usage_errors_exit_2(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        cli_main(argv)
+    assert exit_info.value.code == 2
+    assert "usage: streammask audit" in capsys.readouterr().err

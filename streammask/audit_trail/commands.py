@@ -67,9 +67,10 @@ def verify(config: ProxyConfig, since: dt.datetime | None = None) -> VerifyRepor
     notes += [f"{n} record(s) of group {g} ignored" for g, n in sorted(audit.other_groups.items())]
     if since is not None:
         notes.append(f"only the {len(checked)} record(s) committed at or after {since.isoformat()} are checked")
-    if not checked and not problems:
-        problems.append(f"no audit record of group {config.group_id} in {config.audit_topic}"
-                        + (" in that time" if since is not None else ""))
+    if not audit.entries and not problems:  # e.g. a mistyped group_id: never a vacuous pass
+        problems.append(f"no audit record of group {config.group_id} in {config.audit_topic}")
+    elif not checked:
+        notes.append("no transaction was committed in that time")
     targets = sorted({target_of(config, r.topic) for e in checked for r in e.ranges})
     index, missing = read_output(config, targets)
     problems += [f"target topic {t} does not exist on the target cluster" for t in missing]

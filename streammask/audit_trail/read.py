@@ -38,7 +38,7 @@ class TopicMissing(StreamMaskError):
 
 
 def scan(consumer: Consumer, topic: str, stall_s: float = STALL_S) -> Iterator[Message]:
-    """Every record of ``topic``, partition by partition in offset order, up to the end as of now."""
+    """Every record of ``topic`` (each partition's in offset order) up to the end as of now."""
     meta = consumer.list_topics(topic, timeout=stall_s).topics.get(topic)
     if meta is None or meta.error is not None:
         raise TopicMissing(f"topic {topic} does not exist on the target cluster")
