@@ -254,6 +254,24 @@ def test_identical_duplicates_are_counted_differing_ones_fail() -> None:
         "by this policy and key; later copies at qa.public.t/1/9)"]
 
 
+def test_copies_written_under_two_keys_may_differ() -> None:
+    """After an acknowledged key rotation, a replay writes the same source records under the new key."""
+    first = build_record(transaction(range(3)), instance="i1", sequence=1, prev_hash=GENESIS, group_id="g")
+    rotated = TransactionAudit(AuditCounts("a" * 64, "k2"))
+    for offset in range(3):
+        rotated.consumed((SRC, 0), offset)
+        rotated.counts.add(Coordinates(SRC, 0, offset), Masked(b"k", b"v", [], EventKind.CHANGE, "public.t", "c", []))
+    replay = build_record(rotated, instance="replay-1", sequence=1, prev_hash=GENESIS, group_id="g")
+    index = output(*src(0, 1, 2))
+    index.add((SRC, 0, 1), Position(OUT, 0, 9), b"other")
+    result = reconcile(entries([first, replay]), index)
+    assert result.ok and result.partitions[0].duplicates == 1
+    assert result.notes == [
+        "1 source record(s) have output copies that differ, each consumed by transactions under different key ids "
+        "or policies (a key rotation or policy change, then a replay or re-read)"]
+    assert not reconcile(entries([first]), index).ok
+
+
 def test_unaudited_output_and_foreign_records_are_notes() -> None:
     index = output(*src(0, 1, 2, 3))
     index.add(None, Position(OUT, 0, 99), b"x")

@@ -7,8 +7,10 @@ transaction markers, compaction). A ``blocked`` list cut at its cap cannot say w
 blocked; then the unlisted ones are checked by count only, and the report says so.
 
 Duplicates (a source record more than once in the output: at-least-once delivery, a replay from an
-older checkpoint, Tansu's visible aborted transactions) are counted, not failed, when byte-identical
-(key, value and headers); copies that differ fail, since masking is deterministic. Output from source
+older checkpoint or by ``streammask replay``, Tansu's visible aborted transactions) are counted, not
+failed, when byte-identical (key, value and headers). Copies that differ fail, since masking is
+deterministic, unless the transactions that consumed the record ran under different key ids or
+policies (a rotation, then a replay): then they are a note. Output from source
 offsets no audit record covers is counted as unaudited, not failed: a transaction committed after the
 audit topic was read, or another group writing the same topic.
 """
@@ -211,13 +213,29 @@ class _Reconciler:
                 "(committed after the audit topic was read, or written by another group)")
 
     def _duplicates(self) -> None:
+        explained = 0
         for (topic, partition, offset), dup in sorted(self.index.duplicates.items()):
             self.row((topic, partition)).duplicates += dup.copies - 1
-            if dup.differing:
-                later = ", ".join(str(p) for p in dup.later)
-                self.result.problems.append(
-                    f"source {topic}/{partition}/{offset}: {dup.copies} copies in the output differ (masking is "
-                    f"deterministic, so one was not written by this policy and key; later copies at {later})")
+            if not dup.differing:
+                continue
+            if len(self._masked_under((topic, partition), offset)) > 1:
+                explained += 1
+                continue
+            later = ", ".join(str(p) for p in dup.later)
+            self.result.problems.append(
+                f"source {topic}/{partition}/{offset}: {dup.copies} copies in the output differ (masking is "
+                f"deterministic, so one was not written by this policy and key; later copies at {later})")
+        if explained:
+            self.result.notes.append(
+                f"{explained} source record(s) have output copies that differ, each consumed by transactions under "
+                "different key ids or policies (a key rotation or policy change, then a replay or re-read)")
+
+    def _masked_under(self, tp: TopicPartition, offset: int) -> set[tuple[str, str]]:
+        """The (key id, policy sha256) of every committed transaction that consumed ``offset`` and did not
+        block it: copies written under two of them may differ."""
+        return {(str(e.doc.get("key_id")), str(e.doc.get("policy_sha256"))) for e in self.covering
+                if any((r.topic, r.partition) == tp and r.first <= offset <= r.last for r in e.ranges)
+                and (tp[0], tp[1], offset) not in e.blocked_offsets()}
 
 
 def _inside(seen: dict[int, bytes], first: int, last: int) -> set[int]:
