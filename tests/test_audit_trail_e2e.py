@@ -64,7 +64,8 @@ def test_audit_verify_passes_after_kill_9_and_a_restart_and_fails_without_a_reco
     """Two runs of one instance (kill -9, then SIGTERM), a blocked record skipped in the first:
     verify passes (one chain across the restarts, every source offset in the output or listed blocked),
     export has one CSV row per audit record; verify fails when an audit record or an output record is
-    missing (copies of the topics), or when two output copies of a source record differ."""
+    missing (copies of the topics), or when two output copies of a source record differ; and it passes
+    again after ``streammask replay`` wrote a range once more (a chain of its own, identical copies)."""
     src, out = unique_topic("src"), unique_topic("out")
     create_topic(kafka_broker, src, 2)
     create_topic(kafka_broker, out, 2)
@@ -146,3 +147,14 @@ def test_audit_verify_passes_after_kill_9_and_a_restart_and_fails_without_a_reco
                for p in report["problems"]), as_json
     assert len(report["problems"]) == 2, as_json
     assert sum(p["duplicates"] for p in report["partitions"]) == 2
+
+    # (c) `streammask replay` of a range into the same target topic: its audit records are a chain of
+    # their own (instance replay-<id>), and the records it wrote again are identical copies, counted
+    replayed = cli("replay", "--config", str(config), "--from", f"{src}:0:10,{src}:1:20",
+                   "--to", f"{src}:0:20,{src}:1:20", "--manifest", str(tmp_path / "replay.manifest.json"))
+    assert replayed.returncode == 0, replayed.stderr.decode()[-3000:]
+    code, as_json = verify(config, "--json")
+    report = orjson.loads(as_json)
+    assert code == 0, as_json
+    assert [c["instance"] == "i1" or c["instance"].startswith("replay-") for c in report["chains"]] == [True, True]
+    assert {p["partition"]: p["duplicates"] for p in report["partitions"]} == {0: 10, 1: 0}
