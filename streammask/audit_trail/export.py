@@ -42,9 +42,9 @@ def rows(
         counts = e.counts
         sources = sorted({r.topic for r in e.ranges})
         targets = sorted({target_of(s) or NO_ROUTE for s in sources})
-        fields = sorted(f"{table}.{column}:{spec['strategy']}"
-                        for table, entry in e.doc["tables"].items()
-                        for column, spec in (entry.get("columns") or {}).items())
+        fields = sorted(f"{table}.{column}:{spec.get('strategy', '?')}"
+                        for table, entry in e.doc["tables"].items() if isinstance(entry, dict)
+                        for column, spec in (entry.get("columns") or {}).items() if isinstance(spec, dict))
         out.append({
             "committed_at": e.doc["committed_at"], "started_at": e.doc.get("started_at"), "group": e.group,
             "instance": e.instance, "sequence": e.sequence, "policy_sha256": e.doc.get("policy_sha256"),
