@@ -19,6 +19,7 @@ import orjson
 
 from streammask import __version__, logs
 from streammask.audit import AuditCounts
+from streammask.audit_trail.arguments import add_audit_parser
 from streammask.bootstrap import MaskingSetup, open_masker
 from streammask.check import check_sample
 from streammask.codec import Codec, build_codecs, close_codecs
@@ -153,6 +154,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="run the proxy on a local broker with the example events")
     demo.add_argument("--metrics-port", type=int, default=0, help="metrics port (default: any free one)")
     demo.set_defaults(func=_proxy_command("demo"))
+    add_audit_parser(sub)  # audit verify / audit export (streammask/audit_trail)
     return parser
 
 

@@ -43,7 +43,9 @@ def chain(n: int) -> list[dict[str, Any]]:
 def test_record_matches_the_schema_and_its_content() -> None:
     [rec] = chain(1)
     jsonschema.validate(rec, SCHEMA)
-    assert rec["source_ranges"] == [{"topic": "db.public.t", "partition": 0, "first_offset": 0, "last_offset": 2}]
+    assert rec["source_ranges"] == [
+        {"topic": "db.public.t", "partition": 0, "first_offset": 0, "last_offset": 2, "records": 3}
+    ]
     assert rec["records"] == {"in": 3, "out": 2, "blocked": 1}
     assert rec["tables"]["public.t"]["columns"] == {"email": {"strategy": "hash", "values_masked": 2}}
     assert rec["blocked"][0]["offset"] == 1 and rec["blocked"][0]["column"] == "ssn"

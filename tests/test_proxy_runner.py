@@ -251,7 +251,8 @@ def test_fixture_batch_is_masked_committed_and_audited() -> None:
     [record] = rig.audit()
     jsonschema.validate(record, AUDIT_RECORD_SCHEMA)
     assert record["records"] == {"in": 4, "out": 4, "blocked": 0}
-    assert record["source_ranges"] == [{"topic": topic, "partition": 0, "first_offset": 0, "last_offset": 3}]
+    assert record["source_ranges"] == [
+        {"topic": topic, "partition": 0, "first_offset": 0, "last_offset": 3, "records": 4}]
     table = record["tables"]["public.customers"]
     assert table["ops"] == dict(expected_ops)
     assert {c: (s["strategy"], s["values_masked"]) for c, s in table["columns"].items()} == {

@@ -1,7 +1,9 @@
 """One audit record per committed transaction, chained per instance by the hash of the previous one.
 
 The record says what was masked, how, under which policy and key id, and which source offsets it
-covers; it never holds a value. ``schemas/audit-record.schema.json`` describes it.
+covers (per partition: first and last offset, and how many records it consumed between them, so that
+``streammask audit verify`` can match them against the output); it never holds a value.
+``schemas/audit-record.schema.json`` describes it.
 """
 
 from __future__ import annotations
@@ -89,7 +91,7 @@ def build_record(
         "started_at": summary["started_at"],
         "committed_at": utc_now(),
         "source_ranges": [
-            {"topic": t, "partition": p, "first_offset": r.first, "last_offset": r.last}
+            {"topic": t, "partition": p, "first_offset": r.first, "last_offset": r.last, "records": r.records}
             for (t, p), r in sorted(audit.ranges.items())
         ],
         "records": summary["records"],
@@ -105,7 +107,8 @@ def build_record(
 
 
 def verify_chain(records: list[dict[str, Any]]) -> list[str]:
-    """Problems in one instance's chain, in sequence order: a broken link or an altered record."""
+    """Problems in one instance's chain, in sequence order: a broken link or an altered record.
+    (``streammask audit verify``, in ``streammask.audit_trail``, checks more: gaps, forks, the head.)"""
     problems = []
     prev = None
     for rec in sorted(records, key=lambda r: r["sequence"]):

@@ -79,13 +79,18 @@ def quarantine_producer(config: ProxyConfig) -> Producer:
     return Producer(props)
 
 
-def target_reader(config: ProxyConfig) -> Consumer:
-    """A groupless reader of the target cluster (checkpoints), committed data only."""
+def target_reader(config: ProxyConfig, scan: bool = False) -> Consumer:
+    """A groupless reader of the target cluster (checkpoints, audit verify), committed data only.
+    ``scan``: for reading whole topics to their end: an event at each partition's end (how a scan knows
+    it read everything) and short fetch waits (so that end is seen soon)."""
     props = _props(config.target_props, "consumer")
     props["group.id"] = f"streammask-{config.group_id}-{config.instance_id}-reader"
     props["enable.auto.commit"] = False
     props["isolation.level"] = "read_committed"
     props["auto.offset.reset"] = "earliest"
+    if scan:
+        props["enable.partition.eof"] = True
+        props.setdefault("fetch.wait.max.ms", 50)
     return Consumer(props)
 
 
