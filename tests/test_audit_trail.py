@@ -323,7 +323,7 @@ def test_export_has_one_row_per_transaction_with_its_outcome() -> None:
         "committed_at": "2024-06-01T11:00:00.000Z", "started_at": None, "group": "g", "instance": "i1",
         "sequence": 2, "policy_sha256": "a" * 64, "key_id": "k1", "source_topics": [SRC], "target_topics": [OUT],
         "fields_masked": ["public.t.email:hash"], "records_in": 3, "records_out": 2, "records_blocked": 1,
-        "outcome": "partial"}
+        "outcome": "partial", "policy_changed_from": "", "key_rotation": ""}
     assert table[0]["target_topics"] == [export.NO_ROUTE] and table[0]["fields_masked"] == []
 
     out = io.StringIO()
@@ -339,6 +339,16 @@ def test_export_has_one_row_per_transaction_with_its_outcome() -> None:
 
     since = export.rows(entries([ok, partial, blocked]), route, parse_time("2024-06-01T12:00:00+02:00"))
     assert [(r["instance"], r["sequence"]) for r in since] == [("i1", 1), ("i1", 2)]
+
+
+def test_export_names_a_policy_change_and_an_acknowledged_key_rotation() -> None:
+    rotation = {"from_key_id": "k0", "to_key_id": "k1", "approved_by": "dpo@example.com", "reason": "QA-1",
+                "target_topics": [OUT]}
+    record = build_record(transaction(range(3)), instance="i1", sequence=1, prev_hash=GENESIS, group_id="g",
+                          notes={"key_rotation": rotation, "policy_changed_from": "b" * 64})
+    [row] = export.rows(entries([at(record, "2024-06-01T10:00:00.000Z")]), route)
+    assert row["policy_changed_from"] == "b" * 64
+    assert row["key_rotation"] == f"k0 -> k1 approved by dpo@example.com (QA-1) for {OUT}"
 
 
 def test_outcome_classification() -> None:

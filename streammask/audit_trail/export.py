@@ -19,6 +19,7 @@ from streammask.audit_trail.records import AuditEntry
 COLUMNS = (
     "committed_at", "started_at", "group", "instance", "sequence", "policy_sha256", "key_id", "source_topics",
     "target_topics", "fields_masked", "records_in", "records_out", "records_blocked", "outcome",
+    "policy_changed_from", "key_rotation",
 )
 LIST_COLUMNS = frozenset({"source_topics", "target_topics", "fields_masked"})
 NO_ROUTE = "(no route)"
@@ -51,8 +52,19 @@ def rows(
             "key_id": e.doc.get("key_id"), "source_topics": sources, "target_topics": targets,
             "fields_masked": fields, "records_in": counts["in"], "records_out": counts["out"],
             "records_blocked": counts["blocked"], "outcome": outcome(counts["out"], counts["blocked"]),
+            "policy_changed_from": e.doc.get("policy_changed_from") or "",
+            "key_rotation": _rotation(e.doc.get("key_rotation")),
         })
     return out
+
+
+def _rotation(note: Any) -> str:
+    """An acknowledged key rotation in one cell: who approved continuing which topics under which key."""
+    if not isinstance(note, dict):
+        return ""
+    topics = ";".join(str(t) for t in note.get("target_topics") or ())
+    return (f"{note.get('from_key_id')} -> {note.get('to_key_id')} approved by {note.get('approved_by')} "
+            f"({note.get('reason')}) for {topics}")
 
 
 def write_csv(table: Iterable[dict[str, Any]], out: IO[str]) -> None:

@@ -112,7 +112,9 @@ class Proxy:
             self.config.target_topic(topic)  # an unrouted topic fails now, not at its first record
         self.clients.ensure_own_topics(
             {
-                self.config.audit_topic: (1, {}),
+                # the audit trail is a compliance record: kept until someone decides otherwise (a topic that
+                # already exists keeps its own settings)
+                self.config.audit_topic: (1, {"retention.ms": "-1"}),
                 self.config.checkpoint_topic: (1, {"cleanup.policy": "compact"}),
             },
         )
