@@ -32,7 +32,9 @@ _PRODUCER_ONLY = ("acks", "linger.ms", "batch.", "queue.buffering.", "message.se
                   "request.required.acks", "sticky.partitioning")
 
 
-def _props(base: KafkaProps, kind: str, **extra: Any) -> dict[str, Any]:
+def client_props(base: KafkaProps, kind: str, **extra: Any) -> dict[str, Any]:
+    """``base`` with only the properties a ``kind`` of client (producer, consumer, admin) takes, ``extra``
+    added (``_`` for ``.``), and librdkafka's logs routed into the JSON logs."""
     drop = {"producer": _CONSUMER_ONLY, "consumer": _PRODUCER_ONLY, "admin": _CONSUMER_ONLY + _PRODUCER_ONLY}[kind]
     props: dict[str, Any] = {k: v for k, v in base.items() if not k.startswith(drop)}
     props.update({k.replace("_", "."): v for k, v in extra.items()})
@@ -41,7 +43,7 @@ def _props(base: KafkaProps, kind: str, **extra: Any) -> dict[str, Any]:
 
 
 def source_consumer(config: ProxyConfig, stats_cb: Callable[[str], None] | None = None) -> Consumer:
-    props = _props(
+    props = client_props(
         config.source,
         "consumer",
         enable_auto_commit=False,
@@ -58,7 +60,7 @@ def source_consumer(config: ProxyConfig, stats_cb: Callable[[str], None] | None 
 
 
 def target_producer(config: ProxyConfig) -> Producer:
-    props = _props(config.target_props, "producer")
+    props = client_props(config.target_props, "producer")
     props["enable.idempotence"] = True
     props.setdefault("acks", "all")
     props.setdefault("linger.ms", 10)
@@ -73,7 +75,7 @@ def target_producer(config: ProxyConfig) -> Producer:
 
 def quarantine_producer(config: ProxyConfig) -> Producer:
     """Blocked raw records go back to the SOURCE (production) cluster only."""
-    props = _props(config.source, "producer")
+    props = client_props(config.source, "producer")
     props["enable.idempotence"] = True
     props.setdefault("acks", "all")
     return Producer(props)
@@ -83,7 +85,7 @@ def target_reader(config: ProxyConfig, scan: bool = False) -> Consumer:
     """A groupless reader of the target cluster (checkpoints, audit verify), committed data only.
     ``scan``: for reading whole topics to their end: an event at each partition's end (how a scan knows
     it read everything) and short fetch waits (so that end is seen soon)."""
-    props = _props(config.target_props, "consumer")
+    props = client_props(config.target_props, "consumer")
     props["group.id"] = f"streammask-{config.group_id}-{config.instance_id}-reader"
     props["enable.auto.commit"] = False
     props["isolation.level"] = "read_committed"
@@ -123,7 +125,7 @@ def source_record(msg: Message) -> SourceRecord:
 
 
 def admin(props: KafkaProps) -> AdminClient:
-    return AdminClient(_props(props, "admin"))
+    return AdminClient(client_props(props, "admin"))
 
 
 def ensure_topics(client: AdminClient, wanted: dict[str, tuple[int, dict[str, str]]], timeout: float = 30.0) -> None:

@@ -36,7 +36,7 @@ from streammask.outcome import Coordinates, SourceRecord, Unreadable
 from streammask.pipeline import SOURCE_HEADERS, LineSink
 from streammask.progress import Progress
 from streammask.proxy.checkpoint import CheckpointState
-from streammask.proxy.clients import _props, admin, read_to_end, target_reader
+from streammask.proxy.clients import admin, client_props, read_to_end, target_reader
 from streammask.proxy.config import ProxyConfig, load_config
 from streammask.proxy.continuity import KeyChanged, check_key
 from streammask.replay.digest import OutputDigests
@@ -301,7 +301,7 @@ def _source_of(record: SourceRecord) -> Coordinates | None:
 
 def _target_consumer(config: ProxyConfig) -> Consumer:
     """A groupless read_committed reader of the target cluster, for the offsets a replay wrote."""
-    props = _props(config.target_props, "consumer")
+    props = client_props(config.target_props, "consumer")
     props.update({"group.id": f"streammask-replay-verify-{config.group_id}", "enable.auto.commit": False,
                   "isolation.level": "read_committed", "auto.offset.reset": "error"})
     return Consumer(props)

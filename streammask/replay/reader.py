@@ -17,7 +17,7 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 
 from streammask.errors import StreamMaskError
 from streammask.outcome import SourceRecord
-from streammask.proxy.clients import source_record
+from streammask.proxy.clients import client_props, source_record
 from streammask.proxy.config import ProxyConfig
 from streammask.replay.ranges import Ranges
 
@@ -40,9 +40,7 @@ class ReplayStalled(StreamMaskError):
 def range_consumer(config: ProxyConfig) -> Consumer:
     """A groupless ``read_committed`` reader of the source cluster: assign() only, no offsets committed.
     (librdkafka wants a group.id even for assign(); this one is never joined.)"""
-    from streammask.proxy.clients import _props  # the same property filtering as the proxy's clients
-
-    props: dict[str, Any] = _props(config.source, "consumer")
+    props: dict[str, Any] = client_props(config.source, "consumer")
     props["group.id"] = f"streammask-replay-{config.group_id}"
     props["enable.auto.commit"] = False
     props["enable.auto.offset.store"] = False

@@ -28,7 +28,7 @@ from streammask.pipeline import Addressed
 from streammask.policy.model import LeakGuardPolicy
 from streammask.proxy import checkpoint
 from streammask.proxy.audit_record import GENESIS, TransactionAudit, build_record
-from streammask.proxy.clients import _props
+from streammask.proxy.clients import client_props
 from streammask.proxy.config import ProxyConfig
 
 TXN_TIMEOUT_S = 30.0
@@ -39,7 +39,7 @@ class ReplayWriteFailed(StreamMaskError):
 
 
 def replay_producer(config: ProxyConfig) -> Producer:
-    props: dict[str, Any] = _props(config.target_props, "producer")
+    props: dict[str, Any] = client_props(config.target_props, "producer")
     props["enable.idempotence"] = True
     props.setdefault("acks", "all")
     props.setdefault("linger.ms", 10)
