@@ -25,6 +25,9 @@ class CoverageReport:
     records: int = 0
     unknown_tables: Counter[str] = field(default_factory=Counter)
     unclassified: Counter[tuple[str, str]] = field(default_factory=Counter)
+    types: dict[tuple[str, str], str] = field(default_factory=dict)
+    """The schema's type of each unclassified column (when the sample carries schemas): a first policy can
+    be written from the report."""
     not_applicable: dict[tuple[str, str], str] = field(default_factory=dict)
     undecodable: int = 0
     seen_tables: set[str] = field(default_factory=set)
@@ -32,15 +35,23 @@ class CoverageReport:
 
     @property
     def ok(self) -> bool:
-        return not (self.unknown_tables or self.unclassified or self.not_applicable or self.undecodable)
+        return bool(self.records) and not (
+            self.unknown_tables or self.unclassified or self.not_applicable or self.undecodable)
+
+    def _type_of(self, table: str, column: str) -> str:
+        found = self.types.get((table, column))
+        return f" ({found})" if found else ""
 
     def lines(self) -> list[str]:
         out = [f"table {t}: seen in {n} record(s), not in the policy" for t, n in sorted(self.unknown_tables.items())]
         out += [
-            f"table {t}, column {c}: seen in {n} record(s), not classified (add to passthrough or fields)"
+            f"table {t}, column {c}{self._type_of(t, c)}: seen in {n} record(s), not classified (add to passthrough "
+            "or fields)"
             for (t, c), n in sorted(self.unclassified.items())
         ]
         out += [f"table {t}, column {c}: {why}" for (t, c), why in sorted(self.not_applicable.items())]
+        if not self.records:
+            out.append("the sample holds no record: it proves nothing")
         if self.undecodable:
             out.append(f"{self.undecodable} record(s) could not be decoded as Debezium {self.wire_format}")
         return out
@@ -95,6 +106,8 @@ def check_sample(
         row_schema = row_struct_schema(schema)
         if row_schema:
             for column, ctype in from_connect_schema(row_schema).fields:
+                if (table, column) in report.unclassified:
+                    report.types.setdefault((table, column), ctype.describe())
                 if column in plan.fields and (table, column) not in report.not_applicable:
                     try:
                         plan.compile_column(column, ctype, values.forms)

@@ -2,7 +2,9 @@
 ``mask`` and ``check`` read JSON or Avro records (``wire_options``); Avro lines use the lossless
 ``key_b64``/``payload_b64`` form (``kcat_io``).
 
-Exit codes: 0 success; 1 records blocked or policy gaps found; 2 invalid policy, key, input or usage.
+Exit codes: 0 success; 1 records blocked or policy gaps found (or an empty sample); 2 invalid policy, key,
+input or usage; 130 ``mask`` interrupted (Ctrl-C: what was masked is written, the audit marked incomplete);
+141 ``mask``'s reader went away (a broken pipe, as in ``mask | head``).
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import logging
+import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -20,7 +23,7 @@ import orjson
 from streammask import __version__, logs
 from streammask.audit import AuditCounts
 from streammask.audit_trail.arguments import add_audit_parser
-from streammask.bootstrap import MaskingSetup, open_masker
+from streammask.bootstrap import MaskingSetup, load_key, open_masker
 from streammask.check import check_sample
 from streammask.codec import Codec, build_codecs, close_codecs
 from streammask.errors import ConfigError, PolicyError, StreamMaskError
@@ -29,12 +32,14 @@ from streammask.outcome import Blocked, SourceRecord, Unreadable, blocked_fields
 from streammask.pipeline import LineSink, MaskStep, Pipeline
 from streammask.policy import LoadedPolicy, load_policy
 from streammask.policy.schema_export import policy_json_schema
+from streammask.progress import Progress
 from streammask.replay.arguments import add_arguments as add_replay_arguments
 from streammask.wire_options import add_wire_arguments, wire_options
 
 log = logging.getLogger("streammask.cli")
 
 EXIT_OK, EXIT_BLOCKED, EXIT_INVALID = 0, 1, 2
+EXIT_INTERRUPTED, EXIT_BROKEN_PIPE = 130, 141  # as a shell reports SIGINT and SIGPIPE (128 + signal)
 MAX_LINES_EXPLAINED = 20  # `check --sample` names the first refused lines, then counts the rest
 
 
@@ -62,13 +67,47 @@ def _mask(args: argparse.Namespace, setup: MaskingSetup, form: LineForm) -> int:
     audit = AuditCounts(setup.loaded.sha256, setup.key.key_id, setup.loaded.policy.leak_guard)
     # mask has no routing: each record keeps its topic, partition and offset on its line
     step = MaskStep(setup.masker, partitioning="source", coordinate_headers=False)
-    with _open(args.input, "rb", sys.stdin.buffer) as src, _open(args.output, "wb", sys.stdout.buffer) as dst:
-        Pipeline(step, LineSink(dst, form), audit, _log_blocked).drain(line_source(src))
+    progress = Progress("mask", None, sys.stderr)
+    stopped: str | None = None  # why the input was not read to its end
+    try:
+        with _open(args.input, "rb", sys.stdin.buffer) as src, _open(args.output, "wb", sys.stdout.buffer) as dst:
+            pipeline = Pipeline(step, LineSink(dst, form), audit, _log_blocked)
+            try:
+                for item in line_source(src):
+                    progress.record(blocked=isinstance(pipeline.feed(item), Blocked))
+            finally:
+                dst.flush()  # what was masked before an interruption is written whole
+    except KeyboardInterrupt:
+        stopped = "interrupted"
+    except BrokenPipeError:  # the reader went away (`mask | head`): nothing to tell it
+        stopped = "broken-pipe"
+        _detach_stdout()
+    progress.finish()
     if args.audit:
-        Path(args.audit).write_bytes(orjson.dumps(audit.as_dict(), option=orjson.OPT_INDENT_2) + b"\n")
-    log.info("mask finished", extra={"fields": {"records_in": audit.records_in, "records_out": audit.records_out,
-                                                "blocked": audit.blocked_total}})
+        doc = audit.as_dict()
+        if stopped is not None:
+            doc["incomplete"] = stopped
+        Path(args.audit).write_bytes(orjson.dumps(doc, option=orjson.OPT_INDENT_2) + b"\n")
+    fields = {"records_in": audit.records_in, "records_out": audit.records_out, "blocked": audit.blocked_total,
+              "seconds": round(progress.elapsed_s, 3), "records_per_s": round(progress.rate)}
+    # the summary: always as a JSON log line (stderr is JSON logs), and for a person at a terminal as text
+    log.info("mask finished" if stopped is None else f"mask stopped ({stopped})", extra={"fields": fields})
+    if progress.enabled:
+        print(f"mask: {audit.records_in:,} records in, {audit.records_out:,} out, {audit.blocked_total:,} blocked "
+              f"in {progress.elapsed_s:.1f} s ({progress.rate:,.0f} records/s)"
+              + ("" if stopped is None else f"; stopped before the end of the input ({stopped})"), file=sys.stderr)
+    if stopped == "interrupted":
+        return EXIT_INTERRUPTED
+    if stopped == "broken-pipe":
+        return EXIT_BROKEN_PIPE
     return EXIT_BLOCKED if audit.blocked_total else EXIT_OK
+
+
+def _detach_stdout() -> None:
+    """After a broken pipe: point stdout at /dev/null, so the interpreter's final flush raises nothing."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
 
 
 def _log_blocked(item: SourceRecord | Unreadable, outcome: Blocked) -> None:
@@ -79,6 +118,11 @@ def cmd_check(args: argparse.Namespace) -> int:
     wire = wire_options(args)
     loaded = load_policy(args.policy)
     print(f"{args.policy}: policy valid ({len(loaded.policy.tables)} tables, sha256 {loaded.sha256[:12]}…)")
+    if args.no_key:
+        print(f"{args.policy}: key not checked (--no-key)")
+    else:
+        key = load_key(loaded)  # a missing or malformed key exits 2, naming where it was looked for
+        print(f"{args.policy}: key loaded (key id {key.key_id})")
     if not args.sample:
         return EXIT_OK
     value_codec, key_codec = build_codecs(wire.value_format, wire.key_format, wire.registries)
@@ -132,7 +176,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     check = sub.add_parser("check", help="validate a policy; with --sample, report unclassified tables/columns")
     check.add_argument("--policy", required=True)
-    check.add_argument("--sample", help="kcat -J JSON lines to check coverage against")
+    check.add_argument("--sample", help="kcat -J JSON lines to check coverage against (an empty one fails)")
+    check.add_argument("--no-key", action="store_true", help="do not load the policy's key (e.g. in a CI job "
+                                                             "that has no secret)")
     add_wire_arguments(check)
     check.set_defaults(func=cmd_check)
 
@@ -192,8 +238,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except StreamMaskError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_INVALID
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        _detach_stdout()
+        return EXIT_BROKEN_PIPE
     except OSError as exc:
-        print(f"error: {exc.filename or ''}: {exc.strerror}", file=sys.stderr)
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"error: {where}{exc.strerror or exc}", file=sys.stderr)
         return EXIT_INVALID
 
 

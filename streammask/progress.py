@@ -1,4 +1,5 @@
-"""Progress of a long command on a terminal: records so far, their rate, partitions done.
+"""Progress of a long command on a terminal: records so far, their rate, blocked ones, partitions done (when
+the command reads partitions).
 
 Drawn on one line (carriage return) at most every ``interval_s``, and only when the stream is a terminal: in
 a pipe or a log file the command prints its summary and nothing else. Counts, rates and partition numbers only:
@@ -16,7 +17,7 @@ class Progress:
     def __init__(
         self,
         what: str,
-        partitions: int,
+        partitions: int | None,
         stream: IO[str],
         interval_s: float = 0.5,
         clock: Callable[[], float] = time.monotonic,
@@ -58,8 +59,8 @@ class Progress:
 
     def line(self) -> str:
         blocked = f", {self.blocked:,} blocked" if self.blocked else ""
-        return (f"{self.what}: {self.records:,} records{blocked}, {self.rate:,.0f}/s, "
-                f"{self.done}/{self.partitions} partitions done")
+        done = "" if self.partitions is None else f", {self.done}/{self.partitions} partitions done"
+        return f"{self.what}: {self.records:,} records{blocked}, {self.rate:,.0f}/s{done}"
 
     def finish(self) -> None:
         """Clear the progress line (the caller prints its summary)."""

@@ -485,7 +485,7 @@ KCAT_FIELDS = ("topic", "partition", "offset", "tstype", "ts", "broker", "header
 # Every string planted in a line that must be blocked starts with this.
 SENTINEL = "Qx9Planted"
 LOG_FIELDS = {"ts", "level", "logger", "msg", "topic", "partition", "offset", "code", "table", "column", "reason",
-              "records_in", "records_out", "blocked"}
+              "records_in", "records_out", "blocked", "seconds", "records_per_s"}
 
 planted_text = st.text(max_size=16).map(lambda s: SENTINEL + s)
 planted_json: st.SearchStrategy[Any] = st.recursive(
@@ -774,21 +774,44 @@ def test_usage_errors_exit_2() -> None:
 
 
 def test_check_policy_alone() -> None:
-    proc = run_cli("check", "--policy", POLICY, key=None)  # check needs no key
+    proc = run_cli("check", "--policy", POLICY, "--no-key", key=None)  # --no-key: a CI job without the secret
     assert proc.returncode == 0, explain(proc)
     assert "policy valid (3 tables" in proc.stdout.decode()
+    assert "key not checked (--no-key)" in proc.stdout.decode()
+
+
+def test_check_loads_the_key_and_says_which_it_is() -> None:
+    proc = run_cli("check", "--policy", POLICY)
+    assert proc.returncode == 0, explain(proc)
+    assert f"{POLICY}: key loaded (key id 2026q4)" in proc.stdout.decode()
+
+
+def test_check_without_the_key_fails_naming_where_it_looked() -> None:
+    proc = run_cli("check", "--policy", POLICY, key=None)
+    assert proc.returncode == 2, explain(proc)
+    assert "STREAMMASK_KEY" in proc.stderr.decode()
+
+
+def test_check_an_empty_sample_fails_it_proves_nothing(tmp_path: Path) -> None:
+    empty = tmp_path / "empty.jsonl"
+    empty.write_bytes(b"")
+    proc = run_cli("check", "--policy", POLICY, "--no-key", "--sample", empty, key=None)
+    assert proc.returncode == 1, explain(proc)
+    lines = proc.stdout.decode().splitlines()
+    assert "the sample holds no record: it proves nothing" in lines
+    assert lines[-1] == "0 record(s) scanned, 0 table(s) seen: gaps found"
 
 
 def test_check_covered_sample(tmp_path: Path) -> None:
     sample = write_jsonl(tmp_path / "sample.jsonl", [*fixture_records(), message_record(5)])
-    proc = run_cli("check", "--policy", POLICY, "--sample", sample, key=None)
+    proc = run_cli("check", "--policy", POLICY, "--no-key", "--sample", sample, key=None)
     assert proc.returncode == 0, explain(proc)
     lines = proc.stdout.decode().splitlines()
     assert lines[-1] == "6 record(s) scanned, 1 table(s) seen: no gaps"
 
 
 def test_check_sample_reads_stdin(tmp_path: Path) -> None:
-    proc = run_cli("check", "--policy", POLICY, "--sample", "-", stdin=jsonl(fixture_records()), key=None)
+    proc = run_cli("check", "--policy", POLICY, "--no-key", "--sample", "-", stdin=jsonl(fixture_records()), key=None)
     assert proc.returncode == 0, explain(proc)
     assert proc.stdout.decode().splitlines()[-1].endswith("no gaps")
 
@@ -812,7 +835,7 @@ def test_check_sample_with_gaps_names_every_one(tmp_path: Path) -> None:
         kcat_line(14, customer_key(1, tenant="acme"), compact(keyed)),
     ]
     path = write_jsonl(tmp_path / "sample.jsonl", sample)
-    proc = run_cli("check", "--policy", POLICY, "--sample", path, key=None)
+    proc = run_cli("check", "--policy", POLICY, "--no-key", "--sample", path, key=None)
     assert proc.returncode == 1, explain(proc)
     lines = proc.stdout.decode().splitlines()
     assert "table public.payments: seen in 2 record(s), not in the policy" in lines
@@ -833,7 +856,7 @@ def test_check_reports_a_strategy_the_sample_schema_rules_out(tmp_path: Path) ->
         side["fields"].append({"type": "string", "optional": True, "name": "io.debezium.data.Uuid", "field": "balance"})
     event["payload"]["after"]["balance"] = "6f1c2a9e-3b7d-4c1a-9e2f-0a1b2c3d4e5f"
     path = write_jsonl(tmp_path / "sample.jsonl", [kcat_line(0, customer_key(1), compact(event))])
-    proc = run_cli("check", "--policy", POLICY, "--sample", path, key=None)
+    proc = run_cli("check", "--policy", POLICY, "--no-key", "--sample", path, key=None)
     assert proc.returncode == 1, explain(proc)
     stdout = proc.stdout.decode()
     assert f"table public.customers, column balance: policy {POLICY}:{line_number(POLICY, 'balance:')}" in stdout
@@ -844,7 +867,7 @@ def test_check_reports_a_strategy_the_sample_schema_rules_out(tmp_path: Path) ->
 def test_check_counts_undecodable_sample_lines(tmp_path: Path) -> None:
     path = tmp_path / "sample.jsonl"
     path.write_bytes(jsonl(fixture_records()) + b"garbage\n")
-    proc = run_cli("check", "--policy", POLICY, "--sample", path, key=None)
+    proc = run_cli("check", "--policy", POLICY, "--no-key", "--sample", path, key=None)
     assert proc.returncode == 1, explain(proc)
     assert "1 record(s) could not be decoded as Debezium JSON" in proc.stdout.decode()
 
@@ -857,10 +880,10 @@ def test_check_sample_names_each_line_mask_would_block_and_why(tmp_path: Path) -
         {**good[1], "payload_error": "Invalid CP1 magic byte 123"},
     ]
     path = write_jsonl(tmp_path / "sample.jsonl", [good[0], *bad, *(good[1:] * 8)])
-    proc = run_cli("check", "--policy", POLICY, "--sample", path, key=None)
+    proc = run_cli("check", "--policy", POLICY, "--no-key", "--sample", path, key=None)
     assert proc.returncode == 1, explain(proc)
     lines = proc.stdout.decode().splitlines()
-    assert lines[1:4] == [
+    assert lines[2:5] == [
         f"{path}: line 2: unknown field `raw` (kcat -J writes only topic, partition, offset, tstype, ts, broker, "
         "headers, key, payload)",
         f"{path}: line 3: missing `payload`",
@@ -875,7 +898,7 @@ def test_check_sample_names_each_line_mask_would_block_and_why(tmp_path: Path) -
 
 def test_check_sample_names_twenty_refused_lines_then_counts_the_rest() -> None:
     stdin = b"".join(b'{"topic": "t", "partition": 0, "offset": %d, "key": null}\n' % i for i in range(25))
-    proc = run_cli("check", "--policy", POLICY, "--sample", "-", stdin=stdin, key=None)
+    proc = run_cli("check", "--policy", POLICY, "--no-key", "--sample", "-", stdin=stdin, key=None)
     assert proc.returncode == 1, explain(proc)
     lines = proc.stdout.decode().splitlines()
     named = [line for line in lines if line.startswith("<stdin>: line ")]
@@ -943,3 +966,46 @@ def test_audit_schema_is_strict(audit_validator: jsonschema.Draft202012Validator
     assert invalid(lambda d: d.update(started_at="yesterday"))
     assert invalid(lambda d: d["records"].update({"in": -1}))
     assert invalid(lambda d: d.pop("key_id"))
+
+
+# -- interruptions --------------------------------------------------------------------------------------
+
+
+def test_ctrl_c_exits_130_with_the_output_flushed_and_the_audit_marked_incomplete(tmp_path: Path) -> None:
+    """SIGINT while mask waits for more input: no traceback; every line read is in the output (the last one
+    is blocked, and its log line says mask got that far); the audit file is written and says ``interrupted``."""
+    out, audit = tmp_path / "out.jsonl", tmp_path / "audit.json"
+    env = {**os.environ, "STREAMMASK_KEY": KEY_HEX}
+    proc = subprocess.Popen([sys.executable, "-m", "streammask", "mask", "--policy", str(POLICY), "--output",
+                             str(out), "--audit", str(audit)], stdin=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    assert proc.stdin is not None and proc.stderr is not None
+    records = fixture_records()[:3]
+    proc.stdin.write(jsonl([*records, unknown_table_record(99)]))
+    proc.stdin.flush()  # and kept open: mask waits for more
+    for line in proc.stderr:  # the blocked record's log line: every record before it was masked
+        if json.loads(line).get("msg") == "record blocked":
+            break
+    proc.send_signal(2)  # SIGINT, as Ctrl-C sends it
+    stderr = proc.stderr.read().decode()
+    assert proc.wait(timeout=30) == 130, stderr
+    assert "Traceback" not in stderr
+    assert [orjson.loads(line)["offset"] for line in out.read_bytes().splitlines()] == [r["offset"] for r in records]
+    doc = json.loads(audit.read_text())
+    assert doc["incomplete"] == "interrupted" and doc["records"] == {"in": 4, "out": 3, "blocked": 1}
+    jsonschema.validate(doc, json.loads(AUDIT_SCHEMA_PATH.read_text()))
+
+
+def test_a_reader_that_goes_away_ends_mask_quietly(tmp_path: Path) -> None:
+    """``mask | head -1``: the pipe breaks under mask; it exits 141 (128 + SIGPIPE, as a shell reports it)
+    without an error line or a traceback."""
+    src = write_jsonl(tmp_path / "in.jsonl", fixture_records()[:4] * 100)  # far beyond the pipe's buffer
+    env = {**os.environ, "STREAMMASK_KEY": KEY_HEX}
+    proc = subprocess.Popen([sys.executable, "-m", "streammask", "mask", "--policy", str(POLICY), "--input",
+                             str(src)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    assert proc.stdout is not None and proc.stderr is not None
+    assert orjson.loads(proc.stdout.readline())["offset"] == 0
+    proc.stdout.close()
+    stderr = proc.stderr.read().decode()
+    assert proc.wait(timeout=60) == 141, stderr
+    assert "Traceback" not in stderr and "error" not in stderr.lower()
+    assert any(json.loads(line).get("msg") == "mask stopped (broken-pipe)" for line in stderr.splitlines())

@@ -283,7 +283,7 @@ def test_check_sample_reads_avro_and_reports_an_unclassified_column(
     flags = ["--sample", sample, "--format", "avro", "--schema-registry", registry.url]
     assert run("check", "--policy", strict, *flags) == 1
     out = capsys.readouterr().out
-    assert "table public.customers, column tier: seen in 1 record(s), not classified" in out
+    assert "table public.customers, column tier (string): seen in 1 record(s), not classified" in out
     assert run("check", "--policy", policy, *flags) == 0
     assert capsys.readouterr().out.rstrip().endswith("2 record(s) scanned, 1 table(s) seen: no gaps")
 
