@@ -192,6 +192,9 @@ def build_parser() -> argparse.ArgumentParser:
     ):
         cmd = sub.add_parser(name, help=help_text)
         cmd.add_argument("--config", required=True, help="proxy config YAML")
+        if name == "validate":
+            cmd.add_argument("--offline", action="store_true",
+                             help="check config, policy and key only; do not ask the clusters for the source topics")
         cmd.set_defaults(func=_proxy_command(name))
     replay = sub.add_parser("replay", help="re-mask a range of the source topics to the target topics or a file, "
                                            "with a manifest; --verify proves a replay")

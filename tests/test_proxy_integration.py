@@ -46,6 +46,7 @@ from streammask.proxy.config import ProxyConfig
 from tests import events as ev
 from tests.broker import LocalKafkaBroker, create_topic, free_port, unique_topic
 from tests.proxy_harness import (
+    KEY_HEX,
     POLICY,
     REPO,
     Record,
@@ -799,12 +800,12 @@ def validate(tmp_path: Path, doc: dict[str, Any] | str, env: dict[str, str] | No
         path.write_text(doc)
     else:
         path = write_config(tmp_path, doc, "config.yaml")
-    proc = cli("validate", "--config", str(path), env=env)
+    proc = cli("validate", "--offline", "--config", str(path), env=env)
     return proc.returncode, proc.stdout.decode(), proc.stderr.decode()
 
 
 def test_validate_accepts_good_configs_without_a_broker(tmp_path: Path) -> None:
-    """``streammask validate``: config + policy + key, no broker needed (nothing listens on port 1)."""
+    """``streammask validate --offline``: config + policy + key, no broker needed (nothing listens on port 1)."""
     doc = proxy_config("127.0.0.1:1", ["shop.public.customers"], [(r"shop\.(.*)", r"staging.\1")])
     code, out, err = validate(tmp_path, doc)
     assert code == 0, err
@@ -815,8 +816,10 @@ def test_validate_accepts_good_configs_without_a_broker(tmp_path: Path) -> None:
     code, out, err = validate(tmp_path, {**doc, "key_rotation": rotation})
     assert code == 0 and out.rstrip().endswith("; acknowledges key rotation 2026q3 -> 2026q4"), err
     shipped = REPO / "config" / "streammask.example.yaml"
-    proc = cli("validate", "--config", str(shipped), env={"PROD_KAFKA_PASSWORD": "x", "HOSTNAME": "host-1"})
-    assert proc.returncode == 0, proc.stderr.decode()
+    env = {k: v for k, v in os.environ.items() if k not in ("HOSTNAME", "PROD_KAFKA_PASSWORD")}
+    proc = subprocess.run([sys.executable, "-m", "streammask", "validate", "--offline", "--config", str(shipped)],
+                          capture_output=True, env={**env, "STREAMMASK_KEY": KEY_HEX}, timeout=60)
+    assert proc.returncode == 0, proc.stderr.decode()  # as shipped: no variable to export but the key
 
 
 BAD_CONFIGS: dict[str, tuple[dict[str, Any], str]] = {
@@ -854,9 +857,41 @@ def test_validate_needs_the_key(tmp_path: Path) -> None:
     doc = proxy_config("127.0.0.1:1", ["shop.public.customers"], [(r"shop\.(.*)", r"staging.\1")])
     path = write_config(tmp_path, doc)
     env = {k: v for k, v in os.environ.items() if k != "STREAMMASK_KEY"}
-    proc = subprocess.run([sys.executable, "-m", "streammask", "validate", "--config", str(path)],
+    proc = subprocess.run([sys.executable, "-m", "streammask", "validate", "--offline", "--config", str(path)],
                           capture_output=True, env=env, timeout=60)
     assert proc.returncode == 2 and "STREAMMASK_KEY" in proc.stderr.decode()
+
+
+def test_validate_asks_the_cluster_for_the_source_topics_and_names_the_missing_ones(
+    kafka_broker: str, tmp_path: Path
+) -> None:
+    present, missing = unique_topic("present"), unique_topic("missing")
+    create_topic(kafka_broker, present, 1)
+    doc = proxy_config(kafka_broker, [present, missing], [(r"(present|missing)-(.*)", r"staging.\2")])
+    path = write_config(tmp_path, doc, "config.yaml")
+    proc = cli("validate", "--config", str(path))
+    assert proc.returncode == 1, proc.stderr.decode()
+    assert f"error: {path}: source topic {missing} does not exist on the source cluster ({kafka_broker})" in (
+        proc.stderr.decode())
+    proc = cli("lag", "--config", str(path))
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr.decode(), proc.stderr.decode()
+    assert f"source topic {missing} does not exist" in proc.stderr.decode()
+    assert f"{present}" in proc.stdout.decode()  # the topics that exist still get their row
+    ok = write_config(tmp_path, {**doc, "topics": [present]}, "ok.yaml")
+    proc = cli("validate", "--config", str(ok))
+    assert proc.returncode == 0, proc.stderr.decode()
+    assert f"holds the 1 source topic(s): {present}" in proc.stdout.decode()
+
+
+def test_validate_and_lag_name_an_unreachable_cluster_without_a_traceback(tmp_path: Path) -> None:
+    doc = proxy_config("127.0.0.1:1", ["shop.public.customers"], [(r"shop\.(.*)", r"staging.\1")])
+    path = write_config(tmp_path, doc, "config.yaml")
+    for command in ("validate", "lag"):
+        proc = cli(command, "--config", str(path))
+        err = proc.stderr.decode()
+        assert proc.returncode == 1, (command, err)
+        assert "Traceback" not in err
+        assert f"error: {path}: source cluster (127.0.0.1:1) unreachable within 10 s" in err, (command, err)
 
 
 # -- two clusters -------------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from streammask.proxy.config import ProxyConfig, UnroutedTopic, load_config
 from streammask.proxy.http import Health, MetricsServer
 from streammask.proxy.lag import lag_rows
 from streammask.proxy.metrics import Metrics
+from streammask.proxy.preflight import address, preflight
 from streammask.proxy.runner import Proxy
 
 log = logging.getLogger("streammask.proxy")
@@ -47,15 +48,30 @@ def cmd_validate(args: argparse.Namespace) -> int:
         except UnroutedTopic as exc:
             print(f"error: {args.config}: {exc}", file=sys.stderr)
             return 2
+    mode = "same cluster (offsets in the transaction)" if config.same_cluster else "two clusters (checkpoint topic)"
     rotation = config.key_rotation
     if rotation is not None and rotation.to_key_id != setup.key.key_id:
         print(f"error: {args.config}: key_rotation.to_key_id is {rotation.to_key_id!r}, but the policy's key id "
               f"is {setup.key.key_id!r}; correct it or remove key_rotation", file=sys.stderr)
         return 2
-    mode = "same cluster (offsets in the transaction)" if config.same_cluster else "two clusters (checkpoint topic)"
     acknowledged = f"; acknowledges key rotation {rotation.from_key_id} -> {rotation.to_key_id}" if rotation else ""
     print(f"{args.config}: config valid; policy {policy_path} (sha256 {setup.loaded.sha256[:12]}…, "
           f"key id {setup.key.key_id}); {config.delivery} delivery, {mode}; {_wire(config, setup)}{acknowledged}")
+    if args.offline:
+        return 0
+    found = preflight(config)
+    for problem in found.problems:
+        print(f"error: {args.config}: {problem}", file=sys.stderr)
+    if not found.ok:
+        return 1
+    for topic in found.source_topics:
+        try:
+            config.target_topic(topic)  # a topic the pattern matches must be routed too
+        except UnroutedTopic as exc:
+            print(f"error: {args.config}: {exc}", file=sys.stderr)
+            return 1
+    print(f"{args.config}: source cluster ({address(config.source)}) holds the {len(found.source_topics)} source "
+          f"topic(s): {', '.join(found.source_topics)}")
     return 0
 
 
@@ -91,9 +107,21 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_lag(args: argparse.Namespace) -> int:
     config, _ = load_config(args.config)
-    rows = lag_rows(config)
+    found = preflight(config, check_target=not config.same_cluster)
+    if found.problems and not found.source_topics:
+        for problem in found.problems:
+            print(f"error: {args.config}: {problem}", file=sys.stderr)
+        return 1
+    try:
+        rows = lag_rows(config)
+    except KafkaException as exc:  # the cluster went away between the two calls
+        err = exc.args[0]
+        print(f"error: {args.config}: Kafka: {err.name()}: {err.str()}", file=sys.stderr)
+        return 1
     print(f"{'topic':<40} {'partition':>9} {'committed':>12} {'end':>12} {'lag':>10}")
     for topic, partition, pos, end, lag in rows:
         print(f"{topic:<40} {partition:>9} {pos:>12} {end:>12} {lag:>10}")
     print(f"total lag: {sum(r[4] for r in rows)} record(s) over {len(rows)} partition(s)")
-    return 0
+    for problem in found.problems:  # e.g. a listed topic missing: the others' lag is still worth seeing
+        print(f"error: {args.config}: {problem}", file=sys.stderr)
+    return 1 if found.problems else 0
