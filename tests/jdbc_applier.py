@@ -559,8 +559,9 @@ class JdbcApplier:
 
 
 def apply_stream(conn: psycopg.Connection[Any], schema: str, events: Iterable[ChangeEvent]) -> int:
-    """Every event in one transaction (the deferred foreign keys are checked at its commit); the number
-    applied. A failure rolls everything back and raises ``ApplyError``."""
+    """Every event in one transaction, in the given order (deferred foreign keys are checked at its commit:
+    the end state); the number applied. A failure rolls everything back and raises ``ApplyError``. The real
+    sink commits per table flush instead (see ``qa_db.SHOP_DDL`` on what that means for foreign keys)."""
     applier = JdbcApplier(conn, schema)
     try:
         with conn.transaction():

@@ -392,7 +392,8 @@ def shop(conn: psycopg.Connection[Any], schema: str) -> str:
 
 
 def test_deferred_foreign_keys_take_a_child_before_its_parent(conn: psycopg.Connection[Any], shop: str) -> None:
-    """The sink's order of tables in a batch is not the source's: an order may come before its customer."""
+    """Within one transaction an order may come before its customer (a sink's order of tables is not the
+    source's); the deferred foreign key is checked at commit."""
     apply_stream(conn, shop, [change(ORDER, "orders", "c", None, order(1, 7)),
                               change(CUSTOMER, "customers", "c", None, customer(7))])
     assert row_counts(conn, shop) == {"customers": 1, "addresses": 0, "orders": 1}
