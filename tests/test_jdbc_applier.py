@@ -152,10 +152,11 @@ def test_avro_column_reads_the_connect_schema_avrodata_wrote(avro: Any, expected
     assert avro_column(avro, {}) == expected
 
 
-def test_every_mapped_type_has_a_converter() -> None:
+def test_every_mapped_type_has_a_converter_and_a_pg_type() -> None:
     for key in COLUMN_TYPES:
         col = ColumnType("string", key) if "." in key else ColumnType(key)
         assert col.pg_type()
+        assert to_pg(col, None) is None  # a converter is registered (to_pg raises for an unknown type)
 
 
 # -- against PostgreSQL -------------------------------------------------------------------------------------
