@@ -14,6 +14,7 @@ import hashlib
 import json
 import os
 import re
+import socket
 import subprocess
 import sys
 import time
@@ -1073,3 +1074,18 @@ def test_full_kafka_kill_9_mid_transaction_is_exactly_once(full_kafka: str, tmp_
     assert verify_chain(audit) == [] and committed_chain(audit, "i1") == sorted(audit, key=lambda a: a["sequence"])
     assert sum(a["records"]["in"] for a in audit) == len(records)
     assert covered_offsets(audit) == set(placed)
+
+
+def test_a_metrics_port_in_use_is_named_with_where_it_was_configured(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        doc = proxy_config("127.0.0.1:1", ["shop.public.customers"], [(r"shop\.(.*)", r"staging.\1")],
+                           metrics_port=port)
+        path = write_config(tmp_path, doc, "config.yaml")
+        proc = cli("run", "--config", str(path))
+    err = proc.stderr.decode()
+    assert proc.returncode == 2, err
+    assert f"error: metrics port {port} on 127.0.0.1 (metrics.port in {path}): address already in use" in err
+    assert "Traceback" not in err

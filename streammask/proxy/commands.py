@@ -79,7 +79,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     config, policy_path = load_config(args.config)
     setup = _open(config, policy_path)
     metrics, health = Metrics(), Health()
-    server = MetricsServer(config.metrics.host, config.metrics.port, metrics.registry, health)
+    server = MetricsServer(config.metrics.host, config.metrics.port, metrics.registry, health,
+                           f"metrics.port in {args.config}")
     server.start()
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):

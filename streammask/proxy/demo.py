@@ -80,7 +80,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
         )
         setup = open_masker(POLICY)
         metrics, health = Metrics(), Health()
-        server = MetricsServer(config.metrics.host, config.metrics.port, metrics.registry, health)
+        server = MetricsServer(config.metrics.host, config.metrics.port, metrics.registry, health,
+                               "--metrics-port")
         server.start()
         proxy = Proxy(config, setup, metrics, health)
         proxy.prepare()

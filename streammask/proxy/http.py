@@ -10,6 +10,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
+from streammask.errors import StreamMaskError
+
 
 class Health:
     """Shared state the loop updates and the HTTP thread reads."""
@@ -27,8 +29,16 @@ class Health:
         return self._clock() - self._beat < self._stall_after
 
 
+class PortUnavailable(StreamMaskError):
+    """The metrics port cannot be bound (in use, or not allowed)."""
+
+
 class MetricsServer:
-    def __init__(self, host: str, port: int, registry: CollectorRegistry, health: Health) -> None:
+    """``where`` says where the port was configured, for the error when it cannot be bound (e.g.
+    ``metrics.port in config.yaml``)."""
+
+    def __init__(self, host: str, port: int, registry: CollectorRegistry, health: Health,
+                 where: str = "metrics.port") -> None:
         registry_, health_ = registry, health
 
         class Handler(BaseHTTPRequestHandler):
@@ -54,7 +64,11 @@ class MetricsServer:
             def log_message(self, format: str, *args: object) -> None:  # quiet: no access log lines
                 return
 
-        self._server = ThreadingHTTPServer((host, port), Handler)
+        try:
+            self._server = ThreadingHTTPServer((host, port), Handler)
+        except OSError as exc:
+            why = (exc.strerror or str(exc)).lower()
+            raise PortUnavailable(f"metrics port {port} on {host or 'all interfaces'} ({where}): {why}") from None
         self._thread = threading.Thread(target=self._server.serve_forever, name="metrics-http", daemon=True)
 
     @property
