@@ -4,6 +4,10 @@ proxy masking them into staging topics, then a before/after sample, the audit an
 from __future__ import annotations
 
 import argparse
+import base64
+import binascii
+import datetime as dt
+import decimal
 import logging
 import os
 import secrets
@@ -45,16 +49,51 @@ def _load_examples(path: Path) -> list[tuple[str, bytes | None, bytes | None, li
         ]
 
 
-def _after_row(value: bytes | None) -> dict[str, object]:
+def _after_row(value: bytes | None) -> dict[str, str]:
+    """The ``after`` row of a JsonConverter event, each value as a person reads it (dates and timestamps in
+    ISO form, decimals with their scale), from the event's Connect schema."""
     if not value:
         return {}
     doc = orjson.loads(value)
     payload = doc.get("payload", doc)
-    return dict(payload.get("after") or {})
+    row = payload.get("after") or {}
+    schema = doc.get("schema") or {}
+    fields: list[dict[str, object]] = next(
+        (f.get("fields", []) for f in schema.get("fields", []) if f.get("field") == "after"), [])
+    types = {f.get("field"): f for f in fields}
+    return {column: readable(v, types.get(column, {})) for column, v in row.items()}
+
+
+def readable(value: object, field: dict[str, object]) -> str:
+    """One value of a Connect field as a person reads it."""
+    if value is None:
+        return "null"
+    name = field.get("name")
+    try:
+        if name in ("io.debezium.time.Date", "org.apache.kafka.connect.data.Date") and isinstance(value, int):
+            return (dt.date(1970, 1, 1) + dt.timedelta(days=value)).isoformat()
+        unit = {"io.debezium.time.Timestamp": 1_000, "org.apache.kafka.connect.data.Timestamp": 1_000,
+                "io.debezium.time.MicroTimestamp": 1_000_000, "io.debezium.time.NanoTimestamp": 1_000_000_000}
+        if isinstance(name, str) and name in unit and isinstance(value, int):
+            moment = dt.datetime(1970, 1, 1) + dt.timedelta(microseconds=value * 1_000_000 // unit[name])
+            return moment.isoformat(sep=" ")
+        if name == "org.apache.kafka.connect.data.Decimal" and isinstance(value, str):
+            params = field.get("parameters")
+            scale = int(params.get("scale", 0)) if isinstance(params, dict) else 0
+            unscaled = int.from_bytes(base64.b64decode(value), "big", signed=True)
+            return str(decimal.Decimal(unscaled).scaleb(-scale))
+    except (ValueError, OverflowError, binascii.Error):
+        pass
+    return str(value)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    os.environ.setdefault("STREAMMASK_KEY", secrets.token_hex(32))  # a throwaway key for the demo only
+    if os.environ.get("STREAMMASK_KEY"):
+        key_note = "the key from STREAMMASK_KEY: the same pseudonyms every run"
+    else:
+        os.environ["STREAMMASK_KEY"] = secrets.token_hex(32)  # a throwaway key for the demo only
+        key_note = "a random key for this run (set STREAMMASK_KEY for the same pseudonyms every run)"
+    print(f"masking with {key_note}")
     events = _load_examples(EXAMPLES)
     topics = sorted({t for t, *_ in events})
     print(f"starting a local broker and loading {len(events)} Debezium events into {', '.join(topics)}")
@@ -107,7 +146,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         thread.join(30)
         read = _consume_all(broker.bootstrap, topics + [_staging(t) for t in topics] + [config.audit_topic])
         server.stop()
-    _print_report(read, topics, config.audit_topic, url, metric_lines)
+    _print_report(read, topics, config.audit_topic, metric_lines)
     return 0
 
 
@@ -141,7 +180,7 @@ def _consume_all(bootstrap: str, topics: list[str]) -> dict[str, list[Record]]:
 
 
 def _print_report(
-    read: dict[str, list[Record]], sources: list[str], audit_topic: str, url: str, metric_lines: list[str]
+    read: dict[str, list[Record]], sources: list[str], audit_topic: str, metric_lines: list[str]
 ) -> None:
     """For the first row of each table: the source row and the masked row made from it (paired by the
     streammask.source.* headers the proxy puts on every output record)."""
@@ -174,6 +213,7 @@ def _print_report(
             f"  records {total}; policy sha256 {audits[0]['policy_sha256'][:12]}…, key id {audits[0]['key_id']}; "
             f"hash chain {audits[0]['prev_hash'][:8]}… -> {audits[-1]['hash'][:8]}…"
         )
-    print(f"\nmetrics were served at {url} (also /healthz, /readyz); a few of them:")
+    print("\nmetrics, as /metrics served them during the run (`streammask run` serves /metrics, /healthz and "
+          "/readyz on metrics.port); a few of them:")
     for line in metric_lines[:14]:
         print(f"  {line}")
