@@ -403,6 +403,7 @@ def test_metrics_endpoint_serves_every_documented_metric(e2e: EndToEnd) -> None:
     assert abs(value("streammask_last_commit_timestamp_seconds") - time.time()) < 300
     sha = hashlib.sha256(e2e.policy.read_bytes()).hexdigest()
     assert value("streammask_policy_info", instance="i1", policy_sha256=sha, key_id="2026q4") == 1
+    assert value("streammask_audit_chain_sequence", instance="i1") == max(r["sequence"] for r in e2e.audit)
     assert e2e.health == {"/healthz": 200, "/readyz": 200, "/nothing-here": 404}
 
 

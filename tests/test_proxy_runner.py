@@ -290,6 +290,38 @@ def test_audit_chain_continues_across_a_restart() -> None:
     assert source_offsets(second.output()) == list(range(6))
 
 
+def test_audit_sequence_gauge_follows_the_chain_and_drops_only_when_the_head_is_lost() -> None:
+    """``streammask_audit_chain_sequence`` is what the StreamMaskAuditChainRestarted alert watches: restored
+    from the checkpoint topic's chain head before any commit (so a restart is no drop), one more per commit;
+    a start that finds no head (a deleted checkpoint topic) starts the chain over at 0."""
+    labels = {"instance": "i1", "group": GROUP}
+    first = Rig(max_per_consume=2, batch={"max_records": 2, "max_ms": 1000})
+    first.write(*(change(i) for i in range(4)))
+    first.run()
+    assert first.metrics.registry.get_sample_value("streammask_audit_chain_sequence", labels) == 2
+
+    second = Rig(source=first.source, target=first.target, max_per_consume=2,
+                 batch={"max_records": 2, "max_ms": 1000})
+    assert second.metrics.registry.get_sample_value("streammask_audit_chain_sequence", labels) is None
+    second.proxy.prepare()
+    assert second.metrics.registry.get_sample_value("streammask_audit_chain_sequence", labels) == 2
+    second.write(*(change(i) for i in range(4, 6)))
+    second.proxy.run(second.stop)
+    assert second.metrics.registry.get_sample_value("streammask_audit_chain_sequence", labels) == 3
+
+    headless = Rig(source=first.source, same_cluster=False)  # checkpoints on a fresh target: no chain head
+    headless.proxy.prepare()
+    assert headless.metrics.registry.get_sample_value("streammask_audit_chain_sequence", labels) == 0
+
+
+def test_transaction_results_are_served_at_zero_before_any_transaction() -> None:
+    """An alert on ``increase(streammask_transactions_total{result="aborted"}[...])`` needs the series before
+    the first abort: Prometheus does not count a series' first sample as an increase."""
+    rig = Rig()
+    for result in ("committed", "aborted"):
+        assert rig.metrics.registry.get_sample_value("streammask_transactions_total", {"result": result}) == 0
+
+
 # -- tombstones -----------------------------------------------------------------------------------------
 
 

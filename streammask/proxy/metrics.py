@@ -27,6 +27,8 @@ class Metrics:
             registry=r)
         self.transactions = Counter(
             "streammask_transactions", "Transactions ended, by result (committed, aborted).", ["result"], registry=r)
+        for result in ("committed", "aborted"):  # served at 0 from the start: increase() ignores a series' first sample
+            self.transactions.labels(result)
         self.batch_seconds = Histogram(
             "streammask_batch_seconds", "Time from a transaction's first record to its commit.",
             buckets=_LATENCY_BUCKETS, registry=r)
@@ -45,10 +47,15 @@ class Metrics:
         self.assigned_partitions = Gauge(
             "streammask_assigned_partitions", "Source partitions currently assigned to this instance.", registry=r)
         self.policy_info = Gauge(
-            "streammask_policy_info", "Always 1; labels name the policy and key in force.",
-            ["instance", "policy_sha256", "key_id"], registry=r)
+            "streammask_policy_info", "Always 1; labels name the instance, its group and the policy and key in force.",
+            ["instance", "group", "policy_sha256", "key_id"], registry=r)
         self.policy_changed = Gauge(
             "streammask_policy_changed_timestamp_seconds",
             "Unix time this process started under policy_sha256 where it (or its target topics) had been "
             "written under from_policy_sha256; no sample when the policy did not change (one at most).",
             ["instance", "from_policy_sha256", "policy_sha256"], registry=r)
+        self.audit_sequence = Gauge(
+            "streammask_audit_chain_sequence",
+            "Sequence of this instance's last audit record: the chain head restored from the checkpoint topic at "
+            "start, then one more per commit. It only grows; a drop means the chain started over (a fork).",
+            ["instance", "group"], registry=r)

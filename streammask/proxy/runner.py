@@ -99,7 +99,7 @@ class Proxy:
         self._notes: dict[str, Any] = {}  # for the next audit record: what this start found (continuity)
         self._unannounced: set[str] = set()  # target topics to record under this key at the next commit
         self._announced_sources: set[str] = set()  # source topics whose target is recorded since the start
-        metrics.policy_info.labels(config.instance_id, setup.loaded.sha256, setup.key.key_id).set(1)
+        metrics.policy_info.labels(config.instance_id, config.group_id, setup.loaded.sha256, setup.key.key_id).set(1)
 
     # -- lifecycle ----------------------------------------------------------------------------------
 
@@ -123,6 +123,7 @@ class Proxy:
         head = state.audit_heads.get(self.config.instance_id)
         if head is not None:
             self.audit_seq, self.audit_prev = head
+        self._publish_audit_sequence()  # only now: a 0 before the restore would read as the chain starting over
         self._check_continuity(state)
 
     def _check_continuity(self, state: checkpoint.CheckpointState) -> None:
@@ -286,6 +287,7 @@ class Proxy:
         self.txn = None
         self.consecutive_aborts = 0
         self.audit_seq, self.audit_prev = record["sequence"], record["hash"]
+        self._publish_audit_sequence()
         self._notes, self._unannounced = {}, set()
         self._announced_sources |= fresh
         self._committed_next.update(offsets)
@@ -301,6 +303,9 @@ class Proxy:
             tps = [TopicPartition(t, p, o) for (t, p), o in offsets.items()]
             self.consumer.commit(offsets=tps, asynchronous=True)  # for lag tools; checkpoints are the truth
         return None
+
+    def _publish_audit_sequence(self) -> None:
+        self.metrics.audit_sequence.labels(self.config.instance_id, self.config.group_id).set(self.audit_seq)
 
     def _publish_counts(self, txn: Transaction) -> None:
         """Counters count committed work: per transaction, not per record (cheaper, and an aborted
