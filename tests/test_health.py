@@ -82,7 +82,7 @@ def test_metrics_serves_every_documented_metric(served: tuple[str, Health, Clock
     assert status == 200
     exposed = set(re.findall(r"^# TYPE (\S+) (\S+)$", body.decode(), re.M))
     documented = re.findall(r"^\| `(streammask_[a-z_]+)` \| (counter|gauge|histogram) \|", README.read_text(), re.M)
-    assert len(documented) == 13
+    assert len(documented) == 14
     for name, kind in documented:
         assert (name, kind) in exposed, name
         assert re.search(rf"^{name}(\{{|_bucket|_sum|_count| )", body.decode(), re.M), name
