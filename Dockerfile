@@ -1,7 +1,7 @@
 # streammask's container image: the proxy and its CLI (`streammask run`, `validate`, `connect apply`...), and
 # nothing else. Built in two stages: the first turns the project and its pinned dependencies into wheels,
 # the second installs only those wheels into a clean runtime, so no sources, pip cache or build tools stay.
-#   docker build -t streammask .
+#   docker build -t streammask .        (BuildKit, Docker's default builder since 23.0: RUN --mount below)
 # Reproducible: the base image is pinned by version, every Python dependency by docker/constraints.txt, and
 # only binary wheels are accepted (confluent-kafka, cryptography, orjson, pydantic-core and fastavro publish
 # manylinux wheels): a dependency that would need a compiler fails the build instead of pulling one in.
