@@ -26,6 +26,7 @@ from streammask.audit_trail.arguments import add_audit_parser
 from streammask.bootstrap import MaskingSetup, load_key, open_masker
 from streammask.check import check_sample
 from streammask.codec import Codec, build_codecs, close_codecs
+from streammask.connect.arguments import add_connect_parser
 from streammask.errors import ConfigError, PolicyError, StreamMaskError
 from streammask.kcat_io import LineForm, line_source
 from streammask.outcome import Blocked, SourceRecord, Unreadable, blocked_fields
@@ -204,6 +205,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--metrics-port", type=int, default=0, help="metrics port (default: any free one)")
     demo.set_defaults(func=_proxy_command("demo"))
     add_audit_parser(sub)  # audit verify / audit export (streammask/audit_trail)
+    add_connect_parser(sub)  # connect apply (streammask/connect): the Docker kit's connector setup
     return parser
 
 
