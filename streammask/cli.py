@@ -64,7 +64,7 @@ def cmd_mask(args: argparse.Namespace) -> int:
 def _mask(args: argparse.Namespace, setup: MaskingSetup, form: LineForm) -> int:
     if args.audit:
         Path(args.audit).touch()  # an unwritable audit path fails now, before any record is written
-    audit = AuditCounts(setup.loaded.sha256, setup.key.key_id, setup.loaded.policy.leak_guard)
+    audit = AuditCounts(setup.loaded.sha256, setup.key.key_id, setup.loaded.policy.leak_guard, setup.key.fingerprint)
     # mask has no routing: each record keeps its topic, partition and offset on its line
     step = MaskStep(setup.masker, partitioning="source", coordinate_headers=False)
     progress = Progress("mask", None, sys.stderr)
