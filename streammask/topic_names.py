@@ -55,8 +55,9 @@ def template_problem(template: str) -> str | None:
 
 
 def shown(name: str, limit: int = 80) -> str:
-    """A topic name in a message: whole, or its start and length when it is too long to read."""
-    return repr(name) if len(name) <= limit else f"{name[:limit]!r}… ({len(name)} characters)"
+    """A topic name (or route template) in a message, quoted as written: whole, or its start and length when it
+    is too long to read. Characters Kafka does not allow are named by ``problem``."""
+    return f"'{name}'" if len(name) <= limit else f"'{name[:limit]}'… ({len(name)} characters)"
 
 
 def collisions(names: Iterable[str]) -> list[tuple[str, str]]:

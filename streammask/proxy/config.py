@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import re
 import socket
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -80,7 +81,7 @@ class Route(_Strict):
         return self
 
     def __str__(self) -> str:
-        return f"route {self.match!r} -> {topic_names.shown(self.to)}"
+        return f"route '{self.match}' -> {topic_names.shown(self.to)}"
 
 
 class Batch(_Strict):
@@ -127,6 +128,13 @@ class KeyRotation(_Strict):
             raise ValueError("`from_fingerprint` and `to_fingerprint` are the same, as are the key ids: there is no "
                              "rotation to acknowledge")
         return self
+
+    @property
+    def fingerprints(self) -> str:
+        """``fingerprint A -> B`` when the acknowledgement pins either (``any`` for one it leaves open), else ""."""
+        if self.from_fingerprint is None and self.to_fingerprint is None:
+            return ""
+        return f"fingerprint {self.from_fingerprint or 'any'} -> {self.to_fingerprint or 'any'}"
 
 
 class ProxyConfig(_Strict):
@@ -255,6 +263,15 @@ class ProxyConfig(_Strict):
                 f"which is not a legal Kafka topic name: {problem}; change the route's `to`"
             )
         return target
+
+    def collisions(self, sources: Iterable[str]) -> list[str]:
+        """Target topics of ``sources`` (routable ones) and streammask's own on the target cluster that Kafka takes
+        for one another: it refuses to create a topic whose name differs from an existing one's only in '.'
+        against '_' (they collide in its metric names)."""
+        names = {self.audit_topic, self.checkpoint_topic} | {self.target_topic(s) for s in sources}
+        return [f"target topics {a} and {b} differ only in '.' against '_', which collide in Kafka's metric names: "
+                "Kafka refuses to create one while the other exists; route them to names that differ otherwise"
+                for a, b in topic_names.collisions(names)]
 
     def subscription(self) -> list[str]:
         """What the consumer subscribes to: the topic list, or the pattern anchored at both ends

@@ -212,8 +212,8 @@ def _refusal(
         lead = f"key id changed for group {group}: {found}; the key in force is {in_force}"
     if rotation is not None:
         acknowledged = f"{rotation.from_key_id!r} -> {rotation.to_key_id!r}"
-        if rotation.from_fingerprint is not None or rotation.to_fingerprint is not None:
-            acknowledged += f" (fingerprint {rotation.from_fingerprint} -> {rotation.to_fingerprint})"
+        if rotation.fingerprints:
+            acknowledged += f" ({rotation.fingerprints})"
         lead = f"key_rotation acknowledges {acknowledged}, but {lead}"
     rebuild = (
         f"rebuild under {key_id!r}: route to new target topics and run `streammask replay --config FILE "
