@@ -122,7 +122,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         print(f"{args.policy}: key not checked (--no-key)")
     else:
         key = load_key(loaded)  # a missing or malformed key exits 2, naming where it was looked for
-        print(f"{args.policy}: key loaded (key id {key.key_id})")
+        print(f"{args.policy}: key loaded (key id {key.key_id}, fingerprint {key.fingerprint})")
     if not args.sample:
         return EXIT_OK
     value_codec, key_codec = build_codecs(wire.value_format, wire.key_format, wire.registries)

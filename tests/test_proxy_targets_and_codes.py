@@ -10,7 +10,7 @@ from test_proxy_runner import AUDIT_RECORD_SCHEMA, OUT, TOPIC, Rig, change, sour
 
 from streammask.proxy.config import InvalidTargetTopic
 
-LONG = "dbserver1.public." + "c" * 210  # a legal source topic (227 characters)…
+LONG = "dbserver1.public." + "z" * 210  # a legal source topic (227 characters)…
 ROUTE = {"match": r"dbserver1\.(.*)", "to": r"staging-environment-with-a-long-name.\1"}  # …routed to 250
 
 
@@ -27,6 +27,20 @@ def test_a_pattern_matched_topic_routed_to_an_illegal_name_stops_run_at_its_firs
                          "Kafka allows at most 249; change the route's `to`")
     assert not [e for e in rig.journal if e.startswith(("produce", "commit"))], rig.journal  # its transaction aborted
     assert rig.audit() == [] and rig.source.group_offsets == {}
+
+
+def test_a_topic_routed_to_an_illegal_name_is_not_recorded_as_a_target_by_the_commits_before_it() -> None:
+    rig = Rig(topics=None, topic_pattern=r"dbserver1\..*", routing=[ROUTE], max_per_consume=1,
+              batch={"max_records": 1, "max_ms": 1000})
+    rig.source.create_topic(LONG, 1)
+    rig.write(change(0))
+    rig.write(change(1), topic=LONG)
+    with pytest.raises(InvalidTargetTopic):
+        rig.run()
+    assert len(rig.audit()) == 1  # the legal topic's record committed first
+    targets = [m.key() for m in rig.target.committed_view(rig.config.checkpoint_topic)
+               if (m.key() or b"").startswith(b"target/")]
+    assert targets == [b"target/g1/staging-environment-with-a-long-name.public.customers"]
 
 
 def test_a_listed_topic_routed_to_an_illegal_name_fails_at_prepare() -> None:

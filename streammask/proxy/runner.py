@@ -27,6 +27,7 @@ from typing import Any
 import orjson
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 
+from streammask import topic_names
 from streammask.audit import AuditCounts
 from streammask.bootstrap import MaskingSetup
 from streammask.errors import StreamMaskError
@@ -164,7 +165,8 @@ class Proxy:
             return {cfg.target_topic(t) for t in cfg.topics}
         names = self.consumer.list_topics(timeout=30.0).topics
         routes = (cfg.route(t) for t in names if cfg.matches(t) and t not in cfg.own_topics)
-        return {target for target in routes if target is not None}
+        # an unrouted topic, or one routed to a name Kafka refuses, fails at its first record (target_topic)
+        return {target for target in routes if target is not None and topic_names.problem(target) is None}
 
     def run(self, stop: threading.Event) -> None:
         """Process until ``stop`` is set; then commit what is open and leave the group cleanly."""
