@@ -1,4 +1,4 @@
-"""Audit counts: what was masked, how, under which policy and key id. Never a value.
+"""Audit counts: what was masked, how, under which policy, key id and key fingerprint. Never a value.
 
 ``AuditCounts`` accumulates outcomes (the offline CLI keeps one for a whole run; the proxy keeps one
 per transaction) and renders the JSON document described by ``schemas/audit-summary.schema.json``.
@@ -23,9 +23,13 @@ def utc_now() -> str:
 
 
 class AuditCounts:
-    def __init__(self, policy_sha256: str, key_id: str, leak_guard: LeakGuardPolicy | None = None) -> None:
+    def __init__(
+        self, policy_sha256: str, key_id: str, leak_guard: LeakGuardPolicy | None = None,
+        key_fingerprint: str | None = None,
+    ) -> None:
         self.policy_sha256 = policy_sha256
         self.key_id = key_id
+        self.key_fingerprint = key_fingerprint
         self.leak_guard = leak_guard or LeakGuardPolicy()
         self.started_at = utc_now()
         self.records_in = 0
@@ -70,6 +74,7 @@ class AuditCounts:
         return {"enabled": False, "approved_by": guard.approved_by, "reason": guard.reason}
 
     def as_dict(self) -> dict[str, Any]:
+        """The summary; ``key_fingerprint`` only when known (the key's, ``keys.MasterKey.fingerprint``)."""
         tables: dict[str, dict[str, Any]] = {}
         for (table, op), n in sorted(self.ops.items()):
             tables.setdefault(table, {"ops": {}, "columns": {}})["ops"][op] = n
@@ -78,10 +83,12 @@ class AuditCounts:
             column = entry["columns"][stats.column] = {"strategy": stats.strategy, "values_masked": self.columns[stats]}
             if self.placeholders[stats]:
                 column["placeholders"] = self.placeholders[stats]
+        fingerprint = {} if self.key_fingerprint is None else {"key_fingerprint": self.key_fingerprint}
         return {
             "streammask_version": __version__,
             "policy_sha256": self.policy_sha256,
             "key_id": self.key_id,
+            **fingerprint,
             "leak_guard": self._leak_guard(),
             "started_at": self.started_at,
             "finished_at": utc_now(),

@@ -65,7 +65,7 @@ def cmd_mask(args: argparse.Namespace) -> int:
 def _mask(args: argparse.Namespace, setup: MaskingSetup, form: LineForm) -> int:
     if args.audit:
         Path(args.audit).touch()  # an unwritable audit path fails now, before any record is written
-    audit = AuditCounts(setup.loaded.sha256, setup.key.key_id, setup.loaded.policy.leak_guard)
+    audit = AuditCounts(setup.loaded.sha256, setup.key.key_id, setup.loaded.policy.leak_guard, setup.key.fingerprint)
     # mask has no routing: each record keeps its topic, partition and offset on its line
     step = MaskStep(setup.masker, partitioning="source", coordinate_headers=False)
     progress = Progress("mask", None, sys.stderr)
@@ -123,7 +123,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         print(f"{args.policy}: key not checked (--no-key)")
     else:
         key = load_key(loaded)  # a missing or malformed key exits 2, naming where it was looked for
-        print(f"{args.policy}: key loaded (key id {key.key_id})")
+        print(f"{args.policy}: key loaded (key id {key.key_id}, fingerprint {key.fingerprint})")
     if not args.sample:
         return EXIT_OK
     value_codec, key_codec = build_codecs(wire.value_format, wire.key_format, wire.registries)

@@ -2,12 +2,22 @@
 
 Subkeys are derived with HKDF-SHA256 (``cryptography``) per purpose, e.g. ``tokenize:customer_id``,
 so two domains or two strategies never share key material, and a new master key changes every mapping.
+
+The key id is a name an operator chooses; the fingerprint tells key *material* apart, so a new secret under
+an old id shows (audit records, checkpoints, ``streammask_policy_info``) and is refused at start. It is
+HMAC-SHA256 under the ``fingerprint`` subkey of a fixed public label, cut to 64 bits: a PRF output under a
+subkey no masking purpose uses, so it says nothing about the key or any masking subkey (no more than one
+masked value does), and being 64 bits of a key of at least 128, about 2**64 keys share each fingerprint, so
+it cannot confirm a guessed key either. 64 bits tell the few keys of one deployment apart with a collision
+chance of about n**2 / 2**65.
 """
 
 from __future__ import annotations
 
+import hmac
 import os
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 from cryptography.hazmat.primitives import hashes
@@ -16,6 +26,9 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from streammask.errors import KeyError_
 
 MIN_KEY_BYTES = 16
+FINGERPRINT_PURPOSE = "fingerprint"
+FINGERPRINT_LABEL = b"streammask key fingerprint v1"
+FINGERPRINT_HEX = 16  # 64 bits
 
 
 @dataclass(frozen=True)
@@ -37,6 +50,18 @@ class MasterKey:
         return HKDF(
             algorithm=hashes.SHA256(), length=length, salt=b"streammask/v1", info=purpose.encode()
         ).derive(self.secret)
+
+    @cached_property
+    def fingerprint(self) -> str:
+        """Which key material this is, as 16 hex digits: equal for the same secret, unrelated otherwise,
+        and of no help in guessing the secret (see the module docstring)."""
+        return key_fingerprint(self)
+
+
+def key_fingerprint(key: MasterKey) -> str:
+    """HMAC-SHA256(HKDF(secret, "fingerprint"), "streammask key fingerprint v1"), first 16 hex digits."""
+    digest = hmac.digest(key.subkey(FINGERPRINT_PURPOSE), FINGERPRINT_LABEL, "sha256")
+    return digest.hex()[:FINGERPRINT_HEX]
 
 
 def _decode_secret(text: str) -> bytes:

@@ -63,6 +63,10 @@ class _Block(Exception):
         self.op = op
 
 
+class _UndecodableKey(Exception):
+    """Internal: the record key did not decode (``DecodeError``'s message, which names no value)."""
+
+
 class RecordMasker:
     """Masks records of any table of a compiled policy. Keeps only caches, no per-record state.
 
@@ -153,6 +157,8 @@ class RecordMasker:
             return Blocked(BlockReason(BlockCode.WRONG_FORMAT, str(exc), table))
         except DecodeError as exc:
             return Blocked(BlockReason(BlockCode.UNDECODABLE, str(exc), table))
+        except _UndecodableKey as exc:
+            return Blocked(BlockReason(BlockCode.UNDECODABLE_KEY, str(exc), table))
         except RegistryError as exc:
             if exc.unreachable:  # not this record's fault: skipping it would drop good data, so the run
                 raise  # stops (nothing written with it) and resumes from its committed offsets
@@ -182,7 +188,7 @@ class RecordMasker:
                 EventKind.CHANGE, op,
             )
         before, after = payload.get("before"), payload.get("after")
-        key_doc = None if key is None else self._keys.decode(key, record, KEY)
+        key_doc = None if key is None else self._decode_key(key, record)
         row_masker = self._row_masker(plan, doc, key_doc)
         out = payload  # freshly parsed and ours: masked in place; raw rows stay referenced above
         if before is not None:
@@ -212,7 +218,7 @@ class RecordMasker:
     def _tombstone(self, record: RecordContext, key: bytes | None, tally: Tally) -> Outcome:
         if key is None:
             return Masked(None, None, self._headers(record, None, None, tally, None), EventKind.TOMBSTONE)
-        key_doc = self._keys.decode(key, record, KEY)
+        key_doc = self._decode_key(key, record)
         for table in tombstone_table_candidates(record.source_topic, key_doc.schema):
             plan = self.compiled.table(table)
             if plan is not None:
@@ -246,12 +252,23 @@ class RecordMasker:
 
     # -- parts --------------------------------------------------------------------------------------
 
+    def _decode_key(self, key: bytes, record: RecordContext) -> Document:
+        """The record key's document. One that does not decode blocks as ``undecodable-key``, not as an
+        undecodable value: the key has its own format (``key_format``) and converter. A key in another wire
+        format stays ``wrong-format``."""
+        try:
+            return self._keys.decode(key, record, KEY)
+        except WrongFormat:
+            raise
+        except DecodeError as exc:
+            raise _UndecodableKey(str(exc)) from None
+
     def _metadata_key(self, kind: EventKind, record: RecordContext, key: bytes | None) -> bytes | None:
         """A metadata event passes with its key unchanged (framed for the target): only with the key
         Debezium gives that kind."""
         if key is None:
             return None
-        key_doc = self._keys.decode(key, record, KEY)
+        key_doc = self._decode_key(key, record)
         if not metadata_key_fits(kind, key_doc.payload):
             raise _Block(
                 BlockReason(BlockCode.UNCERTAIN_KIND, f"a {kind.value} event with a key Debezium does not give it"),

@@ -21,6 +21,9 @@ class EventKind(Enum):
 
 class BlockCode(Enum):
     UNDECODABLE = "undecodable"
+    """The record value does not decode (or, for ``mask``, an input line is not a record)."""
+    UNDECODABLE_KEY = "undecodable-key"
+    """The record key does not decode; told apart from the value, as the two have their own format and converter."""
     NOT_DEBEZIUM = "not-debezium"
     UNKNOWN_TABLE = "unknown-table"
     UNCLASSIFIED_COLUMN = "unclassified-column"

@@ -10,15 +10,18 @@ import jsonschema
 import pytest
 
 from streammask.audit import AuditCounts
+from streammask.audit_trail.records import Position, parse_entry
+from streammask.keys import MasterKey
 from streammask.outcome import BlockCode, Blocked, BlockReason, Coordinates, EventKind, Masked
 from streammask.plan import ColumnStats
 from streammask.proxy.audit_record import GENESIS, TransactionAudit, build_record, verify_chain
 
 SCHEMA = json.loads((Path(__file__).resolve().parent.parent / "schemas" / "audit-record.schema.json").read_text())
+FINGERPRINT = MasterKey(bytes(range(32)), "k1").fingerprint
 
 
-def transaction(first: int) -> TransactionAudit:
-    audit = TransactionAudit(AuditCounts("a" * 64, "k1"))
+def transaction(first: int, fingerprint: str | None = FINGERPRINT) -> TransactionAudit:
+    audit = TransactionAudit(AuditCounts("a" * 64, "k1", key_fingerprint=fingerprint))
     for offset in (first + 2, first, first + 1):  # ranges do not depend on arrival order
         where = Coordinates("db.public.t", 0, offset)
         audit.consumed((where.topic, where.partition), offset)
@@ -47,6 +50,7 @@ def test_record_matches_the_schema_and_its_content() -> None:
         {"topic": "db.public.t", "partition": 0, "first_offset": 0, "last_offset": 2, "records": 3}
     ]
     assert rec["records"] == {"in": 3, "out": 2, "blocked": 1}
+    assert (rec["key_id"], rec["key_fingerprint"]) == ("k1", FINGERPRINT)
     assert rec["tables"]["public.t"]["columns"] == {"email": {"strategy": "hash", "values_masked": 2}}
     assert rec["blocked"][0]["offset"] == 1 and rec["blocked"][0]["column"] == "ssn"
     assert transaction(5).next_offsets() == {("db.public.t", 0): 8}
@@ -91,3 +95,20 @@ def test_start_notes_are_schema_valid_optional_fields_covered_by_the_hash() -> N
     del rec["key_rotation"]["approved_by"]
     with pytest.raises(jsonschema.ValidationError, match="approved_by"):
         jsonschema.validate(rec, SCHEMA)
+
+
+def test_the_key_fingerprint_is_required_covered_by_the_hash_and_older_records_without_it_still_read() -> None:
+    """Issue 12: new records name the key material; a record from before it was recorded is not refused."""
+    rec = build_record(transaction(0), instance="i1", sequence=1, prev_hash=GENESIS, group_id="g")
+    rec["key_fingerprint"] = "0" * 16
+    assert verify_chain([rec]) == ["record 1: hash does not match its content"]
+    older = build_record(transaction(0, fingerprint=None), instance="i1", sequence=1, prev_hash=GENESIS, group_id="g")
+    assert "key_fingerprint" not in older and verify_chain([older]) == []
+    with pytest.raises(jsonschema.ValidationError, match="key_fingerprint"):
+        jsonschema.validate(older, SCHEMA)
+    assert parse_entry(Position("audit", 0, 0), json.dumps(older).encode()).doc["key_id"] == "k1"
+    same_id = {"from_key_id": "k1", "to_key_id": "k1", "from_fingerprint": "1" * 16, "to_fingerprint": FINGERPRINT,
+               "approved_by": "dpo@example.com", "reason": "QA-43", "target_topics": ["staging.t"]}
+    noted = build_record(transaction(0), instance="i1", sequence=1, prev_hash=GENESIS, group_id="g",
+                         notes={"key_rotation": same_id})
+    jsonschema.validate(noted, SCHEMA)

@@ -25,11 +25,12 @@ from streammask.proxy.audit_record import GENESIS, TransactionAudit, build_recor
 
 SRC = "db.public.t"
 OUT = "qa.public.t"
+FP1, FP2 = "1f" * 8, "2e" * 8
 
 
 def transaction(offsets: Iterable[int], blocked: Iterable[int] = (), topic: str = SRC, partition: int = 0,
-                strategy: str = "hash") -> TransactionAudit:
-    audit = TransactionAudit(AuditCounts("a" * 64, "k1"))
+                strategy: str = "hash", fingerprint: str | None = FP1) -> TransactionAudit:
+    audit = TransactionAudit(AuditCounts("a" * 64, "k1", key_fingerprint=fingerprint))
     blocked = set(blocked)
     for offset in offsets:
         where = Coordinates(topic, partition, offset)
@@ -267,9 +268,25 @@ def test_copies_written_under_two_keys_may_differ() -> None:
     result = reconcile(entries([first, replay]), index)
     assert result.ok and result.partitions[0].duplicates == 1
     assert result.notes == [
-        "1 source record(s) have output copies that differ, each consumed by transactions under different key ids "
+        "1 source record(s) have output copies that differ, each consumed by transactions under different keys "
         "or policies (a key rotation or policy change, then a replay or re-read)"]
     assert not reconcile(entries([first]), index).ok
+
+
+def test_copies_written_under_one_key_id_but_two_fingerprints_may_differ_and_unrecorded_ones_are_not_judged() -> None:
+    """Issue 12: new key material under the same key id is another key; a record from before fingerprints were
+    recorded does not count as one."""
+    def written(fingerprint: str | None, instance: str) -> dict[str, Any]:
+        doc = build_record(transaction(range(3), fingerprint=fingerprint), instance=instance, sequence=1,
+                           prev_hash=GENESIS, group_id="g")
+        assert doc.get("key_fingerprint") == fingerprint
+        return doc
+
+    index = output(*src(0, 1, 2))
+    index.add((SRC, 0, 1), Position(OUT, 0, 9), b"other")
+    assert reconcile(entries([written(FP1, "i1"), written(FP2, "replay-1")]), index).ok
+    assert not reconcile(entries([written(FP1, "i1"), written(None, "replay-1")]), index).ok
+    assert not reconcile(entries([written(FP1, "i1"), written(FP1, "replay-1")]), index).ok
 
 
 def test_unaudited_output_and_foreign_records_are_notes() -> None:
@@ -321,7 +338,8 @@ def test_export_has_one_row_per_transaction_with_its_outcome() -> None:
         ("i2", 1, "blocked"), ("i1", 1, "success"), ("i1", 2, "partial")]
     assert table[2] | {"started_at": None} == {
         "committed_at": "2024-06-01T11:00:00.000Z", "started_at": None, "group": "g", "instance": "i1",
-        "sequence": 2, "policy_sha256": "a" * 64, "key_id": "k1", "source_topics": [SRC], "target_topics": [OUT],
+        "sequence": 2, "policy_sha256": "a" * 64, "key_id": "k1", "key_fingerprint": FP1, "source_topics": [SRC],
+        "target_topics": [OUT],
         "fields_masked": ["public.t.email:hash"], "records_in": 3, "records_out": 2, "records_blocked": 1,
         "outcome": "partial", "policy_changed_from": "", "key_rotation": ""}
     assert table[0]["target_topics"] == [export.NO_ROUTE] and table[0]["fields_masked"] == []
@@ -349,6 +367,23 @@ def test_export_names_a_policy_change_and_an_acknowledged_key_rotation() -> None
     [row] = export.rows(entries([at(record, "2024-06-01T10:00:00.000Z")]), route)
     assert row["policy_changed_from"] == "b" * 64
     assert row["key_rotation"] == f"k0 -> k1 approved by dpo@example.com (QA-1) for {OUT}"
+
+
+def test_export_names_the_key_fingerprint_and_leaves_it_empty_for_records_from_before_it() -> None:
+    rotation = {"from_key_id": "k1", "to_key_id": "k1", "from_fingerprint": FP1, "to_fingerprint": FP2,
+                "approved_by": "dpo@example.com", "reason": "QA-2", "target_topics": [OUT]}
+    new = build_record(transaction(range(3), fingerprint=FP2), instance="i1", sequence=2, prev_hash=GENESIS,
+                       group_id="g", notes={"key_rotation": rotation})
+    old = build_record(transaction(range(3), fingerprint=None), instance="i1", sequence=1, prev_hash=GENESIS,
+                       group_id="g")
+    assert "key_fingerprint" not in old
+    table = export.rows(entries([at(old, "2024-06-01T10:00:00.000Z"), at(new, "2024-06-01T11:00:00.000Z")]), route)
+    assert [r["key_fingerprint"] for r in table] == ["", FP2]
+    assert table[1]["key_rotation"] == (f"k1 -> k1 (fingerprint {FP1} -> {FP2}) approved by dpo@example.com (QA-2) "
+                                        f"for {OUT}")
+    out = io.StringIO()
+    export.write_csv(table, out)
+    assert list(csv.reader(io.StringIO(out.getvalue())))[2][export.COLUMNS.index("key_fingerprint")] == FP2
 
 
 def test_outcome_classification() -> None:

@@ -401,6 +401,9 @@ def test_audit_counts_equal_the_input(tmp_path: Path, audit_validator: jsonschem
 
     assert audit["policy_sha256"] == hashlib.sha256(POLICY.read_bytes()).hexdigest()
     assert audit["key_id"] == "2026q4"
+    from streammask.keys import MasterKey
+
+    assert audit["key_fingerprint"] == MasterKey(bytes.fromhex(KEY_HEX), "2026q4").fingerprint
     assert audit["records"] == {"in": len(records), "out": len(good), "blocked": 3}
     assert len(out_lines(proc)) == audit["records"]["out"]
     assert audit["events"] == {"change": 4, "tombstone": 1}
@@ -783,7 +786,11 @@ def test_check_policy_alone() -> None:
 def test_check_loads_the_key_and_says_which_it_is() -> None:
     proc = run_cli("check", "--policy", POLICY)
     assert proc.returncode == 0, explain(proc)
-    assert f"{POLICY}: key loaded (key id 2026q4)" in proc.stdout.decode()
+    from streammask.keys import MasterKey
+
+    fingerprint = MasterKey(bytes.fromhex(KEY_HEX), "2026q4").fingerprint
+    assert f"{POLICY}: key loaded (key id 2026q4, fingerprint {fingerprint})" in proc.stdout.decode()
+    assert KEY_HEX[:8] not in proc.stdout.decode()
 
 
 def test_check_without_the_key_fails_naming_where_it_looked() -> None:

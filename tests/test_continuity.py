@@ -15,16 +15,22 @@ P1, P2 = "1" * 64, "2" * 64
 T1, T2, T3 = "staging.public.customers", "staging.public.orders", "staging.public.items"
 
 
-def ack(from_key: str = "k1", to_key: str = "k2") -> KeyRotation:
-    return KeyRotation(from_key_id=from_key, to_key_id=to_key, approved_by="dpo@example.com", reason="QA-42")
+FA, FB, FC = "a" * 16, "b" * 16, "c" * 16  # key fingerprints
 
 
-def written(key_id: str, instance: str = "i1", policy: str = P1) -> Written:
-    return Written(key_id, policy, instance)
+def ack(from_key: str = "k1", to_key: str = "k2", from_fp: str | None = None, to_fp: str | None = None) -> KeyRotation:
+    return KeyRotation(from_key_id=from_key, to_key_id=to_key, from_fingerprint=from_fp, to_fingerprint=to_fp,
+                       approved_by="dpo@example.com", reason="QA-42")
 
 
-def check(key_id: str, targets: list[str], before: dict[str, Written], rotation: KeyRotation | None = None) -> object:
-    return check_key(group="g1", key_id=key_id, targets=targets, written=before, rotation=rotation)
+def written(key_id: str, instance: str = "i1", policy: str = P1, fp: str | None = None) -> Written:
+    return Written(key_id, policy, instance, fp)
+
+
+def check(key_id: str, targets: list[str], before: dict[str, Written], rotation: KeyRotation | None = None,
+          fp: str | None = None) -> object:
+    return check_key(group="g1", key_id=key_id, targets=targets, written=before, rotation=rotation,
+                     key_fingerprint=fp)
 
 
 def test_nothing_written_before_or_the_same_key_needs_nothing() -> None:
@@ -138,3 +144,87 @@ def test_old_checkpoints_without_key_ids_are_judged_by_the_last_audit_record_of_
     same = assess(old, group="g1", instance="i1", key_id="k1", policy_sha256=P1, targets=[T1], rotation=None,
                   legacy=legacy)
     assert same.policy_from == P2
+
+
+# -- key fingerprints (issue 12) --------------------------------------------------------------------
+
+
+def test_the_same_key_id_with_other_key_material_is_refused_as_a_key_change() -> None:
+    with pytest.raises(KeyChanged) as info:
+        check("k1", [T1, T2], {T1: written("k1", fp=FA), T2: written("k1", "i2", fp=FA)}, fp=FB)
+    text = str(info.value)
+    assert text.startswith(f"same key id 'k1' but another key (fingerprint {FA} → {FB}) for group g1: the key "
+                           f"material changed without a new key id; target topic(s) {T1}, {T2} last written under "
+                           f"fingerprint {FA} (instance i1, i2). Continuing would mix records of two unrelated "
+                           "mappings")
+    assert f"If the key was replaced by mistake, start with the key of fingerprint {FA} again" in text
+    assert "give the new key a new key id (the policy's key.id)" in text and "--from earliest" in text
+    assert (f"key_rotation: {{from_key_id: k1, to_key_id: k1, from_fingerprint: {FA}, to_fingerprint: {FB}, "
+            "approved_by: <who>, reason: <why>}") in text
+
+
+def test_the_same_key_material_or_an_unrecorded_fingerprint_needs_nothing() -> None:
+    assert check("k1", [T1], {T1: written("k1", fp=FA)}, fp=FA) is None
+    assert check("k1", [T1], {T1: written("k1")}, fp=FB) is None  # written before fingerprints: not judged
+    assert check("k1", [T1], {T1: written("k1", fp=FA)}) is None  # a caller without one: not judged
+
+
+def test_new_material_acknowledged_with_both_fingerprints_applies_and_is_audited_with_them() -> None:
+    rotation = check("k1", [T1, T2], {T1: written("k1", fp=FA), T2: written("k1")}, ack("k1", "k1", FA, FB), fp=FB)
+    assert rotation is not None and rotation.targets == (T1,)
+    assert rotation.audit() == {"from_key_id": "k1", "to_key_id": "k1", "from_fingerprint": FA, "to_fingerprint": FB,
+                                "approved_by": "dpo@example.com", "reason": "QA-42", "target_topics": [T1]}
+
+
+def test_an_acknowledgement_pinned_to_other_material_is_refused() -> None:
+    with pytest.raises(KeyChanged, match=f"key_rotation.to_fingerprint is {FB}, but the key in force .'k1'. has "
+                                         f"fingerprint {FC}"):
+        check("k1", [T1], {}, ack("k1", "k1", FA, FB), fp=FC)
+    with pytest.raises(KeyChanged) as info:
+        check("k1", [T1], {T1: written("k1", fp=FC)}, ack("k1", "k1", FA, FB), fp=FB)
+    assert str(info.value).startswith(f"key_rotation acknowledges 'k1' -> 'k1' (fingerprint {FA} -> {FB}), but same "
+                                      f"key id 'k1' but another key (fingerprint {FC} → {FB})")
+
+
+def test_a_new_key_id_acknowledgement_may_pin_fingerprints_too() -> None:
+    before = {T1: written("k1", fp=FA)}
+    assert check("k2", [T1], before, ack(), fp=FB) is not None  # without fingerprints: the ids decide
+    assert check("k2", [T1], before, ack(from_fp=FA, to_fp=FB), fp=FB) is not None
+    with pytest.raises(KeyChanged, match="last written under key id 'k1'"):
+        check("k2", [T1], before, ack(from_fp=FC), fp=FB)
+
+
+def test_several_materials_under_one_old_key_id_cannot_be_acknowledged_at_once() -> None:
+    before = {T1: written("k1", fp=FA), T2: written("k1", "i2", fp=FC), T3: written("k2", fp=FA)}
+    with pytest.raises(KeyChanged) as info:
+        check("k2", [T1, T2, T3], before, ack(), fp=FB)
+    text = str(info.value)
+    assert text.startswith("key_rotation acknowledges 'k1' -> 'k2', but key id changed for group g1: ")
+    assert f"{T1} last written under key id 'k1' (fingerprint {FA}; instance i1)" in text
+    assert f"{T2} last written under key id 'k1' (fingerprint {FC}; instance i2)" in text
+    assert f"{T3} last written under key id 'k2' with another fingerprint {FA} (instance i1)" in text
+    assert f"the key in force is 'k2' (fingerprint {FB})" in text
+    assert "One key_rotation cannot acknowledge several keys" in text
+
+
+def test_an_acknowledgement_of_the_same_key_id_needs_two_different_fingerprints() -> None:
+    with pytest.raises(ValueError, match="give `from_fingerprint` and `to_fingerprint` too"):
+        ack("k1", "k1")
+    with pytest.raises(ValueError, match="give `from_fingerprint` and `to_fingerprint` too"):
+        ack("k1", "k1", FA)
+    with pytest.raises(ValueError, match="no rotation to acknowledge"):
+        ack("k1", "k1", FA, FA)
+    with pytest.raises(ValueError, match="from_fingerprint"):
+        ack("k1", "k1", "A" * 16, FB)  # 16 lower-case hex digits, as the refusal writes them
+    assert ack("k1", "k1", FA, FB).to_fingerprint == FB
+
+
+def test_the_fingerprints_of_checkpoints_and_the_audit_tail_are_read_back() -> None:
+    s = state((checkpoint.target_key("g1", T1), checkpoint.encode_target("k1", P1, "i1", FA)),
+              (checkpoint.audit_head_key("g1", "i1"), checkpoint.encode_audit_head(3, "ab" * 32, "k1", P1, FA)),
+              target(T2, "k1"))
+    assert s.targets[T1] == written("k1", fp=FA) and s.chains["i1"] == written("k1", fp=FA)
+    assert s.targets[T2].key_fingerprint is None
+    tail = [(b"i1", orjson.dumps({"group_id": "g1", "key_id": "k1", "policy_sha256": P1, "instance": "i1",
+                                  "key_fingerprint": FA}))]
+    assert last_of_group(tail, "g1") == written("k1", fp=FA)

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import random
 
 import pytest
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from streammask.crypto import Permutation, Prf
 from streammask.errors import KeyError_
@@ -168,6 +172,23 @@ def test_subkeys_differ_per_purpose_and_per_master_key() -> None:
     assert a.subkey("hash:x") == MasterKey(KEY, "other id").subkey("hash:x")  # the id is not key material
     assert len(a.subkey("x", 64)) == 64
     assert KEY not in a.subkey("x", 64)
+
+
+def test_key_fingerprint_is_a_keyed_digest_of_a_fixed_label_stable_per_secret_unlike_across_secrets() -> None:
+    """Issue 12: which key material is in force, without the key or anything that helps guess it."""
+    a = MasterKey(KEY, "k1")
+    subkey = HKDF(algorithm=hashes.SHA256(), length=32, salt=b"streammask/v1", info=b"fingerprint").derive(KEY)
+    expected = hmac.new(subkey, b"streammask key fingerprint v1", hashlib.sha256).hexdigest()[:16]
+    assert a.fingerprint == expected and len(expected) == 16 and int(expected, 16) >= 0
+    assert a.fingerprint == MasterKey(KEY, "another id").fingerprint  # the id is a name, not key material
+    assert a.fingerprint == MasterKey(bytes(KEY), "k1").fingerprint  # stable: a new object, the same secret
+    others = {MasterKey(bytes([i]) * 16 + KEY[16:], "k1").fingerprint for i in range(256)}
+    assert len(others) == 256 and a.fingerprint != MasterKey(KEY2, "k1").fingerprint
+    # nothing of the key in it: not its hex, nor a plain hash of it, nor any masking purpose's subkey
+    for text in (KEY.hex(), hashlib.sha256(KEY).hexdigest(), a.subkey("tokenize:customer_id").hex()):
+        assert a.fingerprint not in text
+        assert not any(text[i:i + 8] in a.fingerprint for i in range(len(text) - 7))
+    assert a.fingerprint not in repr(a) and KEY.hex() not in repr(a)
 
 
 def test_load_from_env_missing_or_empty(monkeypatch: pytest.MonkeyPatch) -> None:

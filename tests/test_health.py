@@ -75,7 +75,7 @@ def test_metrics_serves_every_documented_metric(served: tuple[str, Health, Clock
     metrics.values_masked.labels("public.t", "hash").inc()
     metrics.transactions.labels("committed").inc()
     metrics.consumer_lag.labels("t", "0").set(1)
-    metrics.policy_info.labels("i", "g", "0" * 64, "k").set(1)
+    metrics.policy_info.labels("i", "g", "0" * 64, "k", "0123456789abcdef").set(1)
     metrics.audit_sequence.labels("i", "g").set(3)
     metrics.policy_changed.labels("i", "1" * 64, "0" * 64).set(1_700_000_000)
     status, body = get(base + "/metrics")

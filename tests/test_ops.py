@@ -109,7 +109,7 @@ def populated() -> Metrics:
     m.consumer_lag.labels("db.public.customers", "0").set(7)
     m.last_commit.set(1_700_000_000)
     m.assigned_partitions.set(1)
-    m.policy_info.labels("qa-0", "g1", "0" * 64, "2026q4").set(1)
+    m.policy_info.labels("qa-0", "g1", "0" * 64, "2026q4", "4fa88298dfb1641a").set(1)
     m.policy_changed.labels("qa-0", "1" * 64, "0" * 64).set(1_700_000_000)
     m.audit_sequence.labels("qa-0", "g1").set(12)
     return m

@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from streammask import topic_names
 from streammask.errors import ConfigError
-from streammask.proxy.config import RESERVED, ProxyConfig, UnroutedTopic, load_config
+from streammask.proxy.config import RESERVED, InvalidTargetTopic, ProxyConfig, UnroutedTopic, load_config
 
 BASE = """\
 source:
@@ -140,5 +141,93 @@ def test_key_rotation_needs_two_different_keys_and_who_approved_it_why(tmp_path:
     assert config.key_rotation is not None and config.key_rotation.from_key_id == "2026q3"
     [(_, line, message)] = problems(write(tmp_path, BASE + rotation.replace("2026q3", "2026q4")))
     assert line == 7 and "`from_key_id` and `to_key_id` are the same" in message
+    assert "give `from_fingerprint` and `to_fingerprint` too" in message
+    same_id = rotation.replace("2026q3", "2026q4").replace("approved_by", "from_fingerprint: 0123456789abcdef, "
+                                                           "to_fingerprint: fedcba9876543210, approved_by")
+    config, _ = load_config(write(tmp_path, BASE + same_id))
+    assert config.key_rotation is not None
+    assert config.key_rotation.fingerprints == "fingerprint 0123456789abcdef -> fedcba9876543210"
     [(_, line, message)] = problems(write(tmp_path, BASE + rotation.replace(", reason: QA-42", "")))
     assert line == 7 and "reason" in message
+
+
+# -- Kafka's topic-name rules (issue 12) -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("name", "rule"), [
+    ("", "it is empty"),
+    (".", "it is '.'"),
+    ("..", "it is '..'"),
+    ("a" * 250, "it is 250 characters long; Kafka allows at most 249"),
+    ("qa/customers", "it contains a character Kafka does not allow ('/')"),
+    ("qa customers:v1", "it contains characters Kafka does not allow (' ', ':')"),
+    ("qa.kündigungen", "it contains a character Kafka does not allow ('ü')"),
+    ("__consumer_offsets", "it is one of Kafka's internal topics"),
+])
+def test_kafkas_topic_name_rules(name: str, rule: str) -> None:
+    found = topic_names.problem(name)
+    assert found is not None and found.startswith(rule), found
+
+
+def test_legal_names_and_collisions() -> None:
+    for name in ("a", "staging.public.customers", "A-b_c.1", "a" * 249, "..."):
+        assert topic_names.problem(name) is None, name
+    assert topic_names.collisions(["qa.a_b", "qa.a.b", "qa_a.b", "qa.c", "qa.c"]) == [("qa.a.b", "qa.a_b"),
+                                                                                     ("qa.a.b", "qa_a.b")]
+
+
+def config_routing(to: str, topics: list[str] | None = None) -> ProxyConfig:
+    return ProxyConfig.model_validate({"source": {"bootstrap.servers": "p:1"}, "topics": topics or ["db.x"],
+                                       "policy": "p.yaml", "routing": [{"match": r"db\.(.*)", "to": to}]})
+
+
+def test_a_routed_target_kafka_refuses_is_refused_where_every_command_asks_for_it() -> None:
+    """``run`` (at start and at a pattern-matched topic's first record), ``replay`` and ``validate`` all route through
+    ``target_topic``: the name is checked there, before librdkafka's ``Unknown topic``."""
+    config = config_routing(r"qa.\1")
+    assert config.target_topic("db.public.customers") == "qa.public.customers"
+    with pytest.raises(InvalidTargetTopic) as info:
+        config.target_topic("db.public.customers:v2")  # a source topic Kafka would not allow either, say
+    assert str(info.value) == (
+        "route 'db\\.(.*)' -> 'qa.\\1' maps source topic db.public.customers:v2 to 'qa.public.customers:v2', which "
+        "is not a legal Kafka topic name: it contains a character Kafka does not allow (':'); Kafka allows only "
+        "ASCII letters, digits, '.', '_' and '-'; change the route's `to`")
+    assert isinstance(info.value, UnroutedTopic)  # every caller that reports an unrouted topic reports this too
+    long_source = "db." + "x" * 247
+    with pytest.raises(InvalidTargetTopic, match=r"to 'qa\.x{77}'… \(250 characters\), which is not a legal Kafka "
+                                                 r"topic name: it is 250 characters long; Kafka allows at most 249"):
+        config.target_topic(long_source)
+
+
+@pytest.mark.parametrize(("to", "expected"), [
+    (r"qa/\1", "route 'dbserver1\\.(.*)' -> 'qa/\\1': no target topic it gives is a legal Kafka topic name: its "
+                "literal part contains a character Kafka does not allow ('/')"),
+    ("qa.all customers", "no target topic it gives is a legal Kafka topic name: it contains a character Kafka does "
+                         "not allow (' ')"),
+    ("..", "no target topic it gives is a legal Kafka topic name: it is '..'"),
+    (r"\q", "`to` is not a valid replacement for `match`: bad escape \\q"),
+    (r"qa.\2", "`to` is not a valid replacement for `match`: invalid group reference 2"),
+])
+def test_a_route_that_can_only_give_illegal_names_is_refused_at_load_on_its_line(
+    tmp_path: Path, to: str, expected: str
+) -> None:
+    text = BASE.replace("to: 'staging.\\1'", f"to: '{to}'")
+    assert text != BASE
+    [(_, line, message)] = problems(write(tmp_path, text))
+    assert line == 5 and message.startswith("route ") and expected in message, message
+
+
+def test_own_topic_names_are_checked_at_load(tmp_path: Path) -> None:
+    [(_, line, message)] = problems(write(tmp_path, BASE + "audit_topic: 'streammask audit'\n"))
+    assert line == 7 and message == ("audit_topic: not a legal Kafka topic name: it contains a character Kafka "
+                                     "does not allow (' '); Kafka allows only ASCII letters, digits, '.', '_' and '-'")
+
+
+def test_targets_that_collide_in_kafkas_metric_names_are_named() -> None:
+    config = ProxyConfig.model_validate({
+        "source": {"bootstrap.servers": "p:1"}, "topics": ["db.a_b", "db.a.b", "db.c"], "policy": "p.yaml",
+        "routing": [{"match": r"db\.(.*)", "to": r"qa.\1"}]})
+    assert config.collisions(config.topics or ()) == [
+        "target topics qa.a.b and qa.a_b differ only in '.' against '_', which collide in Kafka's metric names: "
+        "Kafka refuses to create one while the other exists; route them to names that differ otherwise"]
+    assert config.collisions(["db.c"]) == []

@@ -1,6 +1,7 @@
 """Key continuity in the proxy (``Proxy.prepare``), against the in-memory Kafka fake: a start under another
-key id is refused before anything is consumed, unless acknowledged; an acknowledged rotation and a policy
-change are logged, audited (schema-valid) and, for the policy, counted; an unchanged start notes nothing."""
+key id, or other key material under the same key id, is refused before anything is consumed, unless
+acknowledged; an acknowledged rotation and a policy change are logged, audited (schema-valid) and, for the
+policy, counted; an unchanged start notes nothing."""
 
 from __future__ import annotations
 
@@ -22,22 +23,26 @@ from streammask.proxy.audit_record import verify_chain
 from streammask.proxy.continuity import KeyChanged
 
 SECRETS = {"k1": bytes(range(32)), "k2": bytes(range(100, 132))}
+NEW_SECRET = bytes(range(200, 232))  # new key material, given the old key id k1
+FP = {name: MasterKey(secret, name).fingerprint for name, secret in SECRETS.items()}
+NEW_FP = MasterKey(NEW_SECRET, "k1").fingerprint
 ACK = {"from_key_id": "k1", "to_key_id": "k2", "approved_by": "dpo@example.com", "reason": "QA-42: mixing accepted"}
 NOTES = ("key_rotation", "policy_changed_from")
 PATTERN = r"dbserver1\.public\..*"
 
 
-def masking(key_id: str, policy: bytes = POLICY) -> MaskingSetup:
+def masking(key_id: str, policy: bytes = POLICY, secret: bytes | None = None) -> MaskingSetup:
     """A setup as ``open_masker`` makes it: the key id is the policy's (so a new key id is a new policy too)."""
     loaded = parse_policy(policy.replace(b"id: k1}", b"id: %s}" % key_id.encode()))
-    key = MasterKey(SECRETS[key_id], key_id)
+    key = MasterKey(secret or SECRETS[key_id], key_id)
     return MaskingSetup(loaded, key, RecordMasker(CompiledPolicy(loaded, key)))
 
 
-def rig(after: Rig | None = None, *, key_id: str = "k1", policy: bytes = POLICY, **config: Any) -> Rig:
+def rig(after: Rig | None = None, *, key_id: str = "k1", policy: bytes = POLICY, secret: bytes | None = None,
+        **config: Any) -> Rig:
     """A proxy over ``after``'s clusters (a restart, or another instance of the group), or over new ones."""
     clusters = {"source": after.source, "target": after.target} if after is not None else {}
-    return Rig(setup=masking(key_id, policy), **clusters, **config)
+    return Rig(setup=masking(key_id, policy, secret), **clusters, **config)
 
 
 def ran(key_id: str = "k1", n: int = 2, **config: Any) -> Rig:
@@ -131,7 +136,7 @@ def test_an_acknowledged_rotation_runs_and_its_first_audit_record_says_who_appro
     assert logged.levelno == logging.WARNING
     assert {k: v for k, v in getattr(logged, "fields", {}).items() if k in ACK} == ACK
     assert target_records(second)[-1] == {"key_id": "k2", "policy_sha256": second.proxy.setup.loaded.sha256,
-                                          "instance": "i1"}
+                                          "instance": "i1", "key_fingerprint": FP["k2"]}
 
     # the topic is k2's now: k2 goes on without the acknowledgement (or with it: nothing to acknowledge)…
     third = rig(first, key_id="k2")
@@ -197,8 +202,10 @@ def test_the_same_key_and_policy_note_nothing_and_record_the_topic_once_per_star
     assert not [n for r in second.audit() for n in NOTES if n in r]
     assert changed_policy_samples(second) == []
     sha = second.proxy.setup.loaded.sha256
-    assert head(second) | {"hash": None} == {"sequence": 3, "hash": None, "key_id": "k1", "policy_sha256": sha}
-    assert target_records(second) == [{"key_id": "k1", "policy_sha256": sha, "instance": "i1"}] * 2  # one per start
+    assert head(second) | {"hash": None} == {"sequence": 3, "hash": None, "key_id": "k1", "policy_sha256": sha,
+                                             "key_fingerprint": FP["k1"]}
+    assert target_records(second) == [{"key_id": "k1", "policy_sha256": sha, "instance": "i1",
+                                       "key_fingerprint": FP["k1"]}] * 2  # one per start
 
 
 def test_checkpoints_without_key_ids_are_judged_by_the_groups_last_audit_record(
@@ -229,3 +236,72 @@ def test_checkpoints_without_key_ids_are_judged_by_the_groups_last_audit_record(
     unknown.run()
     assert [r.getMessage() for r in caplog.records if r.getMessage().startswith("key continuity not checked")]
     assert head(unknown)["key_id"] == "k2"  # from now on the checkpoints say it
+
+
+# -- new key material under the same key id (issue 12) ------------------------------------------------
+
+
+@pytest.mark.parametrize("instance", ["i1", "i2"])
+def test_new_key_material_under_the_same_key_id_is_refused_naming_both_fingerprints(instance: str) -> None:
+    """999 of 1,000 customer ids would get a second masked key in the target: the same refusal as a new key id."""
+    first = ran("k1")
+    assert [r["key_fingerprint"] for r in first.audit()] == [FP["k1"]] and head(first)["key_fingerprint"] == FP["k1"]
+    first.write(change(2))
+    text = refused(rig(first, secret=NEW_SECRET, instance_id=instance))
+    assert text.startswith(f"same key id 'k1' but another key (fingerprint {FP['k1']} → {NEW_FP}) for group {GROUP}: "
+                           "the key material changed without a new key id; ")
+    assert f"target topic(s) {OUT} last written under fingerprint {FP['k1']} (instance i1)" in text
+    assert f"start with the key of fingerprint {FP['k1']} again" in text
+    assert "streammask replay --config FILE --from earliest" in text
+    assert (f"key_rotation: {{from_key_id: k1, to_key_id: k1, from_fingerprint: {FP['k1']}, to_fingerprint: {NEW_FP}, "
+            "approved_by: <who>, reason: <why>}") in text
+    assert SECRETS["k1"].hex()[:8] not in text and NEW_SECRET.hex()[:8] not in text
+    assert source_offsets(first.output()) == [0, 1] and len(first.audit()) == 1
+
+
+def test_new_key_material_acknowledged_with_its_fingerprints_runs_and_is_audited() -> None:
+    first = ran("k1", n=1)
+    ack = {"from_key_id": "k1", "to_key_id": "k1", "from_fingerprint": FP["k1"], "to_fingerprint": NEW_FP,
+           "approved_by": "dpo@example.com", "reason": "QA-43: new secret, same id"}
+    second = rig(first, secret=NEW_SECRET, key_rotation=ack)
+    second.write(change(1))
+    second.run()
+    audit = second.audit()
+    assert [r["key_fingerprint"] for r in audit] == [FP["k1"], NEW_FP] and verify_chain(audit) == []
+    for record in audit:
+        jsonschema.validate(record, AUDIT_RECORD_SCHEMA)
+    assert audit[1]["key_rotation"] == {**ack, "target_topics": [OUT]} and "policy_changed_from" not in audit[1]
+    assert target_records(second)[-1]["key_fingerprint"] == NEW_FP
+    assert second.metric("streammask_policy_info", instance="i1", group=GROUP, key_id="k1",
+                         key_fingerprint=NEW_FP, policy_sha256=second.proxy.setup.loaded.sha256) == 1
+
+    # the acknowledgement is pinned to that change: a third secret under k1 is refused even with it in place
+    third = rig(first, secret=bytes(range(50, 82)), key_rotation=ack)
+    third_fp = third.proxy.setup.key.fingerprint
+    assert f"key_rotation.to_fingerprint is {NEW_FP}, but the key in force ('k1') has fingerprint {third_fp}" \
+        in refused(third)
+    # and the old material is now the other key
+    assert f"(fingerprint {NEW_FP} → {FP['k1']})" in refused(rig(first, instance_id="i3"))
+
+
+def test_an_acknowledgement_from_other_material_is_refused() -> None:
+    first = ran("k1", n=1)
+    ack = {"from_key_id": "k1", "to_key_id": "k1", "from_fingerprint": "0" * 16, "to_fingerprint": NEW_FP,
+           "approved_by": "dpo@example.com", "reason": "QA-43"}
+    text = refused(rig(first, secret=NEW_SECRET, key_rotation=ack))
+    assert text.startswith(f"key_rotation acknowledges 'k1' -> 'k1' (fingerprint {'0' * 16} -> {NEW_FP}), but same "
+                           f"key id 'k1' but another key (fingerprint {FP['k1']} → {NEW_FP})")
+
+
+def test_checkpoints_without_fingerprints_are_not_judged_on_them_and_get_one_at_the_next_commit() -> None:
+    """Checkpoints of a streammask before fingerprints: the key id is all that can be compared."""
+    old = rig(secret=NEW_SECRET)
+    sha = old.proxy.setup.loaded.sha256
+    old.target.write(old.config.checkpoint_topic, checkpoint.target_key(GROUP, OUT),
+                     checkpoint.encode_target("k1", sha, "i0"))
+    old.target.write(old.config.checkpoint_topic, checkpoint.audit_head_key(GROUP, "i1"),
+                     checkpoint.encode_audit_head(4, "ab" * 32, "k1", sha))
+    old.write(change(0))
+    old.run()
+    assert target_records(old)[-1]["key_fingerprint"] == NEW_FP and head(old)["sequence"] == 5
+    assert f"(fingerprint {NEW_FP} → {FP['k1']})" in refused(rig(old))  # from now on it is judged

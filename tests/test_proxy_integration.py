@@ -39,6 +39,7 @@ from test_cli import (
     unknown_table_record,
 )
 
+from streammask.keys import MasterKey
 from streammask.outcome import Masked
 from streammask.proxy import checkpoint
 from streammask.proxy.audit_record import GENESIS, verify_chain
@@ -76,6 +77,7 @@ from tests.proxy_harness import (
 )
 
 AUDIT_SCHEMA = orjson.loads((REPO / "schemas" / "audit-record.schema.json").read_bytes())
+FINGERPRINT = MasterKey(bytes.fromhex(KEY_HEX), "2026q4").fingerprint  # of the key every run here gets
 README = (REPO / "README.md").read_text()
 START_S = 90.0  # generous: 2 shared cores, a group join on Tansu takes ~session.timeout.ms / 2
 DRAIN_S = 120.0
@@ -358,9 +360,10 @@ def test_audit_topic_accounts_for_every_source_record(e2e: EndToEnd) -> None:
     assert set(covered) == set(e2e.placed) and set(covered.values()) == {1}
 
     policy_sha = hashlib.sha256(e2e.policy.read_bytes()).hexdigest()
-    assert {(a["instance"], a["group_id"], a["policy_sha256"], a["key_id"]) for a in e2e.audit} == {
-        (e2e.config["instance_id"], e2e.config["group_id"], policy_sha, "2026q4")
-    }
+    assert {(a["instance"], a["group_id"], a["policy_sha256"], a["key_id"], a["key_fingerprint"])
+            for a in e2e.audit} == {
+        (e2e.config["instance_id"], e2e.config["group_id"], policy_sha, "2026q4", FINGERPRINT)}
+    assert KEY_HEX[:16] not in str(e2e.audit) and FINGERPRINT not in KEY_HEX
     assert sorted(a["sequence"] for a in e2e.audit) == list(range(1, len(e2e.audit) + 1))
     assert min(e2e.audit, key=lambda a: a["sequence"])["prev_hash"] == GENESIS
     assert verify_chain(e2e.audit) == []
@@ -402,7 +405,8 @@ def test_metrics_endpoint_serves_every_documented_metric(e2e: EndToEnd) -> None:
     assert value("streammask_assigned_partitions") == 5
     assert abs(value("streammask_last_commit_timestamp_seconds") - time.time()) < 300
     sha = hashlib.sha256(e2e.policy.read_bytes()).hexdigest()
-    assert value("streammask_policy_info", instance="i1", policy_sha256=sha, key_id="2026q4") == 1
+    assert value("streammask_policy_info", instance="i1", policy_sha256=sha, key_id="2026q4",
+                 key_fingerprint=FINGERPRINT) == 1
     assert value("streammask_audit_chain_sequence", instance="i1") == max(r["sequence"] for r in e2e.audit)
     assert e2e.health == {"/healthz": 200, "/readyz": 200, "/nothing-here": 404}
 
@@ -633,7 +637,8 @@ def test_a_restart_under_another_key_is_refused_unless_the_rotation_is_acknowled
     """Issue 9: a run under key id 2026q4 commits, stops; a restart under another key (another secret,
     the policy's key id 2027q1) exits 1 before joining the group, its error naming both key ids, the group
     and the target topic, and the target topic gets nothing. Acknowledged in the config, the same restart
-    runs, and its first audit record says who approved which mix and that the policy changed."""
+    runs, and its first audit record says who approved which mix and that the policy changed.
+    Issue 12: another secret under the same key id 2026q4 is refused alike, naming both fingerprints."""
     src, out = unique_topic("src"), unique_topic("out")
     create_topic(kafka_broker, src, 1)
     records = customer_events(30)
@@ -647,6 +652,21 @@ def test_a_restart_under_another_key_is_refused_unless_the_rotation_is_acknowled
     audited = audit_records(kafka_broker, doc["audit_topic"])
     assert len(distinct_sources(written)) == 20
     produce(kafka_broker, src, records[20:])  # waiting for the restart
+
+    with run_proxy(tmp_path, doc, key_hex=OTHER_KEY_HEX) as same_id:
+        code = same_id.wait_exit(START_S)
+        stderr = same_id.stderr()
+    assert code == 1, same_id.describe()
+    [error] = [line for line in stderr.splitlines() if line.startswith("error: ")]
+    other_fp = MasterKey(bytes.fromhex(OTHER_KEY_HEX), "2026q4").fingerprint
+    assert error.startswith(f"error: same key id '2026q4' but another key (fingerprint {FINGERPRINT} → {other_fp}) "
+                            f"for group {doc['group_id']}: the key material changed without a new key id; target "
+                            f"topic(s) {out} last written under fingerprint {FINGERPRINT} (instance i1)"), error
+    assert f"from_fingerprint: {FINGERPRINT}, to_fingerprint: {other_fp}" in error
+    assert KEY_HEX[:16] not in stderr and OTHER_KEY_HEX[:16] not in stderr
+    assert not [line for line in stderr.splitlines() if '"partitions assigned"' in line], "it joined the group"
+    assert read_topic(kafka_broker, out) == written
+    assert audit_records(kafka_broker, doc["audit_topic"]) == audited
 
     rotated = tmp_path / "ecommerce-2027q1.yaml"
     rotated.write_text(POLICY.read_text().replace('id: "2026q4"', 'id: "2027q1"'))
@@ -839,7 +859,19 @@ BAD_CONFIGS: dict[str, tuple[dict[str, Any], str]] = {
     "key rotation to another key": (
         {"key_rotation": {"from_key_id": "2026q3", "to_key_id": "2027q1", "approved_by": "dpo", "reason": "QA-42"}},
         "key_rotation.to_key_id is '2027q1', but the policy's key id is '2026q4'"),
+    "key rotation to other key material": (
+        {"key_rotation": {"from_key_id": "2026q4", "to_key_id": "2026q4", "from_fingerprint": "0" * 16,
+                          "to_fingerprint": "1" * 16, "approved_by": "dpo", "reason": "QA-43"}},
+        f"key_rotation.to_fingerprint is {'1' * 16}, but the key in force has fingerprint {FINGERPRINT}"),
+    "routed target too long for Kafka": (
+        {"topics": ["shop.public." + "c" * 235]},  # a legal source topic (247 characters)…
+        "route 'shop\\.(.*)' -> 'staging.\\1' maps source topic shop.public.ccc"),  # …whose target has 250
+    "route giving no legal topic name": (
+        {"routing": [{"match": r"shop\.(.*)", "to": r"staging/\1"}]},
+        "config.yaml:{line}: route 'shop\\.(.*)' -> 'staging/\\1': no target topic it gives is a legal Kafka topic "
+        "name: its literal part contains a character Kafka does not allow ('/')"),
 }
+LONG_TARGET_RULE = "which is not a legal Kafka topic name: it is 250 characters long; Kafka allows at most 249"
 
 
 @pytest.mark.parametrize("case", sorted(BAD_CONFIGS))
@@ -849,8 +881,10 @@ def test_validate_rejects_bad_configs(tmp_path: Path, case: str) -> None:
     code, out, err = validate(tmp_path, {**doc, **change})
     assert code == 2, (out, err)
     lines = (tmp_path / "config.yaml").read_text().splitlines()
-    line = next((n for n, text in enumerate(lines, 1) if text.startswith("on_blocked:")), 0)
+    line = next((n for n, text in enumerate(lines, 1) if text.startswith("on_blocked:") or "to: staging/" in text), 0)
     assert message.format(line=line) in err, err
+    if case == "routed target too long for Kafka":
+        assert LONG_TARGET_RULE in err and "change the route's `to`" in err, err
     assert err.startswith(f"error: {tmp_path}/"), err  # names the file
     assert out == ""
 
@@ -883,6 +917,29 @@ def test_validate_asks_the_cluster_for_the_source_topics_and_names_the_missing_o
     proc = cli("validate", "--config", str(ok))
     assert proc.returncode == 0, proc.stderr.decode()
     assert f"holds the 1 source topic(s): {present}" in proc.stdout.decode()
+
+
+def test_validate_checks_the_routes_of_the_topics_a_pattern_matches_on_the_cluster(
+    kafka_broker: str, tmp_path: Path
+) -> None:
+    """Issue 12: offline, a pattern's targets are unknown; online, each matching topic's route is checked against
+    Kafka's topic-name rules, and the error names the source topic, the route and the rule."""
+    prefix = unique_topic("pattern")
+    fine, long = f"{prefix}.fine", f"{prefix}." + "c" * (248 - len(prefix))  # legal: 249 characters at most…
+    for topic in (fine, long):
+        create_topic(kafka_broker, topic, 1)
+    doc = proxy_config(kafka_broker, [], [(rf"{re.escape(prefix)}\.(.*)", r"staging-environment.\1")])
+    doc = {**{k: v for k, v in doc.items() if k != "topics"}, "topic_pattern": rf"{re.escape(prefix)}\..*"}
+    path = write_config(tmp_path, doc, "config.yaml")
+    assert cli("validate", "--offline", "--config", str(path)).returncode == 0
+    proc = cli("validate", "--config", str(path))
+    err = proc.stderr.decode()
+    assert proc.returncode == 1, err
+    route = f"route '{doc['routing'][0]['match']}' -> 'staging-environment.\\1'"  # …and its target has 250
+    assert f"error: {path}: {route} maps source topic {long} to 'staging-environment." in err, err
+    assert "(250 characters), which is not a legal Kafka topic name: it is 250 characters long; Kafka allows at " \
+        "most 249; change the route's `to`" in err, err
+    assert "Traceback" not in err and fine not in err
 
 
 def test_validate_and_lag_name_an_unreachable_cluster_without_a_traceback(tmp_path: Path) -> None:

@@ -17,6 +17,7 @@ import orjson
 import pytest
 from confluent_kafka import Consumer, TopicPartition
 
+from streammask.keys import MasterKey
 from streammask.replay.manifest import Manifest
 from tests.broker import create_topic, unique_topic
 from tests.proxy_harness import (
@@ -133,6 +134,8 @@ def test_a_replay_to_topics_equals_what_run_wrote_and_verifies(replayed: Replaye
     audit = [json.loads(rec.value) for rec in read_topic(replayed.bootstrap, doc["audit_topic"]) if rec.value]
     replay_audit = [a for a in audit if a["instance"].startswith("replay-")]
     assert sum(a["records"]["out"] for a in replay_audit) == N, "each replay transaction has its audit record"
+    fingerprint = MasterKey(bytes.fromhex(KEY_HEX), "2026q4").fingerprint
+    assert doc_manifest.key_fingerprint == fingerprint and {a["key_fingerprint"] for a in replay_audit} == {fingerprint}
     verified = replay(replayed, "--verify", str(manifest), config=config)
     assert verified.returncode == 0, verified.stdout.decode() + verified.stderr.decode()[-3000:]
 
@@ -161,7 +164,9 @@ def test_verify_fails_when_the_key_material_changed_under_the_same_key_id(replay
     assert replay(replayed, "--output", str(path)).returncode == 0
     bad = replay(replayed, "--verify", f"{path}.manifest.json", key_hex=OTHER_KEY_HEX)
     assert bad.returncode == 1, bad.stdout.decode() + bad.stderr.decode()[-3000:]
-    assert "re-masking the source differs" in bad.stdout.decode()
+    fingerprints = [MasterKey(bytes.fromhex(h), "2026q4").fingerprint for h in (OTHER_KEY_HEX, KEY_HEX)]
+    assert ("re-masking the source differs: key: key fingerprint differs: {}, expected {} (the same key id 2026q4, "
+            "other key material)".format(*fingerprints)) in bad.stdout.decode()
 
 
 def test_an_offset_range_replays_just_those_records(replayed: Replayed) -> None:
@@ -195,5 +200,22 @@ def test_a_replay_to_topics_written_under_another_key_id_is_refused(replayed: Re
     assert proc.returncode == 1, proc.stderr.decode()[-3000:]
     err = proc.stderr.decode()
     assert "'2026q4'" in err and "'2027q1'" in err and "key_rotation" in err
+    assert len(read_topic(replayed.bootstrap, replayed.out)) == before
+    assert not (tmp_path / "m.json").exists()
+
+
+def test_a_replay_to_topics_under_another_secret_with_the_same_key_id_is_refused(
+    replayed: Replayed, tmp_path: Path
+) -> None:
+    """Issue 12: the same check as ``run``'s (``continuity.check_key``): other key material under key id 2026q4
+    would mix two mappings as surely as another key id."""
+    before = len(read_topic(replayed.bootstrap, replayed.out))
+    proc = replay(replayed, "--manifest", str(tmp_path / "m.json"), key_hex=OTHER_KEY_HEX)
+    assert proc.returncode == 1, proc.stderr.decode()[-3000:]
+    old, new = (MasterKey(bytes.fromhex(h), "2026q4").fingerprint for h in (KEY_HEX, OTHER_KEY_HEX))
+    err = proc.stderr.decode()
+    assert f"error: same key id '2026q4' but another key (fingerprint {old} → {new}) for group " \
+           f"{replayed.doc['group_id']}: the key material changed without a new key id; target topic(s) " \
+           f"{replayed.out} last written under fingerprint {old}" in err, err
     assert len(read_topic(replayed.bootstrap, replayed.out)) == before
     assert not (tmp_path / "m.json").exists()

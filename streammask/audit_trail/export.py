@@ -1,6 +1,7 @@
 """One row per audit record (transaction) for a data protection officer: when, which instance, under
-which policy and key id, from which source topics to which target topics, which fields were masked
-with which strategy, how many records went in, out and were blocked, and the outcome. Never a value.
+which policy, key id and key fingerprint (empty for records written before it was recorded), from which
+source topics to which target topics, which fields were masked with which strategy, how many records went
+in, out and were blocked, and the outcome. Never a value.
 
 Target topics come from the config's routing as it is now (audit records name source topics only).
 """
@@ -17,8 +18,8 @@ import orjson
 from streammask.audit_trail.records import AuditEntry
 
 COLUMNS = (
-    "committed_at", "started_at", "group", "instance", "sequence", "policy_sha256", "key_id", "source_topics",
-    "target_topics", "fields_masked", "records_in", "records_out", "records_blocked", "outcome",
+    "committed_at", "started_at", "group", "instance", "sequence", "policy_sha256", "key_id", "key_fingerprint",
+    "source_topics", "target_topics", "fields_masked", "records_in", "records_out", "records_blocked", "outcome",
     "policy_changed_from", "key_rotation",
 )
 LIST_COLUMNS = frozenset({"source_topics", "target_topics", "fields_masked"})
@@ -49,7 +50,8 @@ def rows(
         out.append({
             "committed_at": e.doc["committed_at"], "started_at": e.doc.get("started_at"), "group": e.group,
             "instance": e.instance, "sequence": e.sequence, "policy_sha256": e.doc.get("policy_sha256"),
-            "key_id": e.doc.get("key_id"), "source_topics": sources, "target_topics": targets,
+            "key_id": e.doc.get("key_id"), "key_fingerprint": e.doc.get("key_fingerprint") or "",
+            "source_topics": sources, "target_topics": targets,
             "fields_masked": fields, "records_in": counts["in"], "records_out": counts["out"],
             "records_blocked": counts["blocked"], "outcome": outcome(counts["out"], counts["blocked"]),
             "policy_changed_from": e.doc.get("policy_changed_from") or "",
@@ -63,8 +65,10 @@ def _rotation(note: Any) -> str:
     if not isinstance(note, dict):
         return ""
     topics = ";".join(str(t) for t in note.get("target_topics") or ())
-    return (f"{note.get('from_key_id')} -> {note.get('to_key_id')} approved by {note.get('approved_by')} "
-            f"({note.get('reason')}) for {topics}")
+    fingerprints = (f" (fingerprint {note.get('from_fingerprint')} -> {note.get('to_fingerprint')})"
+                    if "from_fingerprint" in note or "to_fingerprint" in note else "")
+    return (f"{note.get('from_key_id')} -> {note.get('to_key_id')}{fingerprints} approved by "
+            f"{note.get('approved_by')} ({note.get('reason')}) for {topics}")
 
 
 def write_csv(table: Iterable[dict[str, Any]], out: IO[str]) -> None:

@@ -21,6 +21,7 @@ import bisect
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from streammask.audit_trail.records import AuditEntry, Position, SourceRange
 
@@ -218,7 +219,7 @@ class _Reconciler:
             self.row((topic, partition)).duplicates += dup.copies - 1
             if not dup.differing:
                 continue
-            if len(self._masked_under((topic, partition), offset)) > 1:
+            if _several_keys_or_policies(self._masked_under((topic, partition), offset)):
                 explained += 1
                 continue
             later = ", ".join(str(p) for p in dup.later)
@@ -228,14 +229,25 @@ class _Reconciler:
         if explained:
             self.result.notes.append(
                 f"{explained} source record(s) have output copies that differ, each consumed by transactions under "
-                "different key ids or policies (a key rotation or policy change, then a replay or re-read)")
+                "different keys or policies (a key rotation or policy change, then a replay or re-read)")
 
-    def _masked_under(self, tp: TopicPartition, offset: int) -> set[tuple[str, str]]:
-        """The (key id, policy sha256) of every committed transaction that consumed ``offset`` and did not
-        block it: copies written under two of them may differ."""
-        return {(str(e.doc.get("key_id")), str(e.doc.get("policy_sha256"))) for e in self.covering
+    def _masked_under(self, tp: TopicPartition, offset: int) -> set[tuple[str, str, str | None]]:
+        """The (key id, policy sha256, key fingerprint) of every committed transaction that consumed ``offset``
+        and did not block it: copies written under two of them may differ."""
+        return {(str(e.doc.get("key_id")), str(e.doc.get("policy_sha256")), _fingerprint(e.doc)) for e in self.covering
                 if any((r.topic, r.partition) == tp and r.first <= offset <= r.last for r in e.ranges)
                 and (tp[0], tp[1], offset) not in e.blocked_offsets()}
+
+
+def _fingerprint(doc: dict[str, Any]) -> str | None:
+    value = doc.get("key_fingerprint")
+    return value if isinstance(value, str) else None
+
+
+def _several_keys_or_policies(under: set[tuple[str, str, str | None]]) -> bool:
+    """Two key ids or policies, or two fingerprints (records without one are not judged on it)."""
+    return len({(key_id, policy) for key_id, policy, _ in under}) > 1 or len(
+        {fp for _, _, fp in under if fp is not None}) > 1
 
 
 def _inside(seen: dict[int, bytes], first: int, last: int) -> set[int]:

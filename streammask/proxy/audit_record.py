@@ -1,6 +1,6 @@
 """One audit record per committed transaction, chained per instance by the hash of the previous one.
 
-The record says what was masked, how, under which policy and key id, and which source offsets it
+The record says what was masked, how, under which policy, key id and key fingerprint, and which source offsets it
 covers (per partition: first and last offset, and how many records it consumed between them, so that
 ``streammask audit verify`` can match them against the output); it never holds a value.
 ``schemas/audit-record.schema.json`` describes it.
@@ -87,6 +87,7 @@ def build_record(
         "sequence": sequence,
         "policy_sha256": summary["policy_sha256"],
         "key_id": summary["key_id"],
+        **({"key_fingerprint": summary["key_fingerprint"]} if "key_fingerprint" in summary else {}),
         "leak_guard": summary["leak_guard"],
         "started_at": summary["started_at"],
         "committed_at": utc_now(),

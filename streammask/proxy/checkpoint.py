@@ -4,10 +4,11 @@ Two kinds, in one compacted topic (``<group>`` percent-encoded, as a group id ma
 - ``offsets/<group>/<topic>/<partition>`` → the next source offset to read (cross-cluster mode: the
   source of truth for where to resume);
 - ``audit-head/<group>/<instance>`` → sequence and hash of the instance's last audit record, so the
-  audit chain continues across restarts, and the key id and policy it was written under (heads written
-  before key ids were recorded have neither);
-- ``target/<group>/<topic>`` → the key id and policy a target topic was last written under, and by which
-  instance: one key per target topic is what ``continuity`` enforces (a second one breaks every join).
+  audit chain continues across restarts, and the key id, key fingerprint and policy it was written under
+  (heads written before key ids were recorded have none of them, before fingerprints no fingerprint);
+- ``target/<group>/<topic>`` → the key id, key fingerprint and policy a target topic was last written
+  under, and by which instance: one key per target topic is what ``continuity`` enforces (a second one
+  breaks every join). Records written before fingerprints have none.
 """
 
 from __future__ import annotations
@@ -41,26 +42,34 @@ def encode_offset(topic: str, partition: int, next_offset: int, instance: str) -
 
 
 def encode_audit_head(
-    sequence: int, record_hash: str, key_id: str | None = None, policy_sha256: str | None = None
+    sequence: int, record_hash: str, key_id: str | None = None, policy_sha256: str | None = None,
+    key_fingerprint: str | None = None,
 ) -> bytes:
     doc: dict[str, object] = {"sequence": sequence, "hash": record_hash}
     if key_id is not None and policy_sha256 is not None:
         doc |= {"key_id": key_id, "policy_sha256": policy_sha256}
+        if key_fingerprint is not None:
+            doc["key_fingerprint"] = key_fingerprint
     return orjson.dumps(doc)
 
 
-def encode_target(key_id: str, policy_sha256: str, instance: str) -> bytes:
-    return orjson.dumps({"key_id": key_id, "policy_sha256": policy_sha256, "instance": instance})
+def encode_target(key_id: str, policy_sha256: str, instance: str, key_fingerprint: str | None = None) -> bytes:
+    doc = {"key_id": key_id, "policy_sha256": policy_sha256, "instance": instance}
+    if key_fingerprint is not None:
+        doc["key_fingerprint"] = key_fingerprint
+    return orjson.dumps(doc)
 
 
 @dataclass(frozen=True)
 class Written:
-    """The key id and policy something (a target topic, an instance's audit chain) was last written
-    under, and the instance that wrote it."""
+    """The key id, key fingerprint and policy something (a target topic, an instance's audit chain) was
+    last written under, and the instance that wrote it."""
 
     key_id: str
     policy_sha256: str
     instance: str
+    key_fingerprint: str | None = None
+    """None where it was written before fingerprints were recorded: then not judged on it."""
 
 
 @dataclass
@@ -100,10 +109,17 @@ class CheckpointState:
             instance = "/".join(parts[2:])
             self.audit_heads[instance] = (int(doc["sequence"]), str(doc["hash"]))
             if "key_id" in doc:
-                self.chains[instance] = Written(str(doc["key_id"]), str(doc["policy_sha256"]), instance)
+                self.chains[instance] = Written(str(doc["key_id"]), str(doc["policy_sha256"]), instance,
+                                                _fingerprint(doc))
             else:
                 self.chains.pop(instance, None)
         elif parts[0] == "target":
             topic = "/".join(parts[2:])
             self.targets.pop(topic, None)  # re-inserted: the dict's order stays the order last written
-            self.targets[topic] = Written(str(doc["key_id"]), str(doc["policy_sha256"]), str(doc["instance"]))
+            self.targets[topic] = Written(str(doc["key_id"]), str(doc["policy_sha256"]), str(doc["instance"]),
+                                          _fingerprint(doc))
+
+
+def _fingerprint(doc: dict[str, object]) -> str | None:
+    value = doc.get("key_fingerprint")
+    return value if isinstance(value, str) else None

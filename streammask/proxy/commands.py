@@ -48,15 +48,24 @@ def cmd_validate(args: argparse.Namespace) -> int:
         except UnroutedTopic as exc:
             print(f"error: {args.config}: {exc}", file=sys.stderr)
             return 2
+    for warning in config.collisions(config.topics) if config.topics is not None else ():
+        print(f"warning: {args.config}: {warning}", file=sys.stderr)
     mode = "same cluster (offsets in the transaction)" if config.same_cluster else "two clusters (checkpoint topic)"
     rotation = config.key_rotation
     if rotation is not None and rotation.to_key_id != setup.key.key_id:
         print(f"error: {args.config}: key_rotation.to_key_id is {rotation.to_key_id!r}, but the policy's key id "
               f"is {setup.key.key_id!r}; correct it or remove key_rotation", file=sys.stderr)
         return 2
+    if rotation is not None and rotation.to_fingerprint not in (None, setup.key.fingerprint):
+        print(f"error: {args.config}: key_rotation.to_fingerprint is {rotation.to_fingerprint}, but the key in force "
+              f"has fingerprint {setup.key.fingerprint}; correct it or remove key_rotation", file=sys.stderr)
+        return 2
     acknowledged = f"; acknowledges key rotation {rotation.from_key_id} -> {rotation.to_key_id}" if rotation else ""
+    if rotation is not None and rotation.fingerprints:
+        acknowledged += f" ({rotation.fingerprints})"
     print(f"{args.config}: config valid; policy {policy_path} (sha256 {setup.loaded.sha256[:12]}…, "
-          f"key id {setup.key.key_id}); {config.delivery} delivery, {mode}; {_wire(config, setup)}{acknowledged}")
+          f"key id {setup.key.key_id}, fingerprint {setup.key.fingerprint}); {config.delivery} delivery, {mode}; "
+          f"{_wire(config, setup)}{acknowledged}")
     if args.offline:
         return 0
     found = preflight(config)
@@ -70,6 +79,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
         except UnroutedTopic as exc:
             print(f"error: {args.config}: {exc}", file=sys.stderr)
             return 1
+    for warning in config.collisions(found.source_topics) if config.topics is None else ():
+        print(f"warning: {args.config}: {warning}", file=sys.stderr)
     print(f"{args.config}: source cluster ({address(config.source)}) holds the {len(found.source_topics)} source "
           f"topic(s): {', '.join(found.source_topics)}")
     return 0

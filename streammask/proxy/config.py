@@ -11,11 +11,13 @@ from __future__ import annotations
 import os
 import re
 import socket
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from streammask import topic_names
 from streammask.codec import SchemaRegistries, WireFormat
 from streammask.codec.settings import registry_problems
 from streammask.errors import ConfigError, PolicyProblem, StreamMaskError
@@ -32,6 +34,10 @@ RESERVED = frozenset({
 
 class UnroutedTopic(StreamMaskError):
     """A source topic that no route maps to a target topic, or that must not be read at all."""
+
+
+class InvalidTargetTopic(UnroutedTopic):
+    """A route maps a source topic to a name Kafka refuses as a topic name (``topic_names``)."""
 
 
 class _At(ValueError):
@@ -61,6 +67,22 @@ class Route(_Strict):
             raise ValueError(f"not a valid regular expression: {exc}") from None
         return value
 
+    @model_validator(mode="after")
+    def _template(self) -> Route:
+        """A ``to`` that is no template for ``match``, or that can only give names Kafka refuses, fails at
+        load rather than at the first record."""
+        try:
+            re.compile(self.match).sub(self.to, "")  # parses the template against the pattern's groups
+        except (re.error, IndexError) as exc:
+            raise _At(f"{self}: `to` is not a valid replacement for `match`: {exc}", "to") from None
+        problem = topic_names.template_problem(self.to)
+        if problem is not None:
+            raise _At(f"{self}: no target topic it gives is a legal Kafka topic name: {problem}", "to")
+        return self
+
+    def __str__(self) -> str:
+        return f"route '{self.match}' -> {topic_names.shown(self.to)}"
+
 
 class Batch(_Strict):
     max_records: int = Field(default=5000, ge=1)
@@ -74,21 +96,45 @@ class Metrics(_Strict):
     port: int = Field(default=9400, ge=0, le=65535)
 
 
+Fingerprint = Annotated[str, Field(pattern=r"^[0-9a-f]{16}$")]
+
+
 class KeyRotation(_Strict):
     """A reviewed decision to continue this group's target topics under a new key, though they then hold
     records of two mappings (joins across the switch break). Checked at start against the checkpoints:
-    ``from_key_id`` must be the key the targets were last written under, ``to_key_id`` the key in force."""
+    ``from_key_id`` must be the key the targets were last written under, ``to_key_id`` the key in force.
+
+    New key material under the same key id is acknowledged with ``from_key_id`` = ``to_key_id`` and both
+    fingerprints (the refusal names them): they pin the acknowledgement to that one change, so a further
+    secret under the same id is refused again. Fingerprints may be given with a new key id too; given,
+    they are checked like the ids."""
 
     from_key_id: str = Field(min_length=1)
     to_key_id: str = Field(min_length=1)
+    from_fingerprint: Fingerprint | None = None
+    to_fingerprint: Fingerprint | None = None
     approved_by: str = Field(min_length=1)
     reason: str = Field(min_length=1)
 
     @model_validator(mode="after")
     def _differ(self) -> KeyRotation:
-        if self.from_key_id == self.to_key_id:
-            raise ValueError("`from_key_id` and `to_key_id` are the same: there is no rotation to acknowledge")
+        if self.from_key_id != self.to_key_id:
+            return self
+        if self.from_fingerprint is None or self.to_fingerprint is None:
+            raise ValueError("`from_key_id` and `to_key_id` are the same: to acknowledge new key material under "
+                             "the same key id, give `from_fingerprint` and `to_fingerprint` too (the refusal names "
+                             "them); otherwise there is no rotation to acknowledge")
+        if self.from_fingerprint == self.to_fingerprint:
+            raise ValueError("`from_fingerprint` and `to_fingerprint` are the same, as are the key ids: there is no "
+                             "rotation to acknowledge")
         return self
+
+    @property
+    def fingerprints(self) -> str:
+        """``fingerprint A -> B`` when the acknowledgement pins either (``any`` for one it leaves open), else ""."""
+        if self.from_fingerprint is None and self.to_fingerprint is None:
+            return ""
+        return f"fingerprint {self.from_fingerprint or 'any'} -> {self.to_fingerprint or 'any'}"
 
 
 class ProxyConfig(_Strict):
@@ -119,6 +165,14 @@ class ProxyConfig(_Strict):
     """Where Avro schemas are read and registered; required with avro, refused without it."""
     key_rotation: KeyRotation | None = None
     """Acknowledges continuing target topics written under another key; without it such a start is refused."""
+
+    @field_validator("audit_topic", "checkpoint_topic", "quarantine_topic")
+    @classmethod
+    def _topic_name(cls, value: str | None) -> str | None:
+        problem = None if value is None else topic_names.problem(value)
+        if problem is not None:
+            raise ValueError(f"not a legal Kafka topic name: {problem}")
+        return value
 
     @model_validator(mode="after")
     def _checks(self) -> ProxyConfig:
@@ -170,10 +224,15 @@ class ProxyConfig(_Strict):
         return self.target if self.target is not None else self.source
 
     def route(self, topic: str) -> str | None:
+        found = self._route(topic)
+        return None if found is None else found[1]
+
+    def _route(self, topic: str) -> tuple[Route, str] | None:
+        """The first route that matches ``topic``, and the name it gives."""
         for r in self.routing:
             m = re.fullmatch(r.match, topic)
             if m:
-                return m.expand(r.to)
+                return r, m.expand(r.to)
         return None
 
     @property
@@ -185,17 +244,34 @@ class ProxyConfig(_Strict):
         return frozenset(own)
 
     def target_topic(self, topic: str) -> str:
-        """The target topic for a source topic; raises UnroutedTopic when there is none that is safe."""
+        """The target topic for a source topic; raises UnroutedTopic when there is none that is safe, and
+        InvalidTargetTopic when Kafka would refuse its name (``run``, ``replay`` and ``validate`` all ask here)."""
         if topic in self.own_topics:
             raise UnroutedTopic(
                 f"source topic {topic} is one streammask writes itself; narrow `topic_pattern` to exclude it"
             )
-        target = self.route(topic)
-        if target is None:
+        found = self._route(topic)
+        if found is None:
             raise UnroutedTopic(f"no route maps source topic {topic}; add a `routing` entry for it")
+        route, target = found
         if target == topic and self.same_cluster:
             raise UnroutedTopic(f"route maps {topic} onto itself on the same cluster; it would overwrite the source")
+        problem = topic_names.problem(target)
+        if problem is not None:
+            raise InvalidTargetTopic(
+                f"{route} maps source topic {topic} to {topic_names.shown(target)}, "
+                f"which is not a legal Kafka topic name: {problem}; change the route's `to`"
+            )
         return target
+
+    def collisions(self, sources: Iterable[str]) -> list[str]:
+        """Target topics of ``sources`` (routable ones) and streammask's own on the target cluster that Kafka takes
+        for one another: it refuses to create a topic whose name differs from an existing one's only in '.'
+        against '_' (they collide in its metric names)."""
+        names = {self.audit_topic, self.checkpoint_topic} | {self.target_topic(s) for s in sources}
+        return [f"target topics {a} and {b} differ only in '.' against '_', which collide in Kafka's metric names: "
+                "Kafka refuses to create one while the other exists; route them to names that differ otherwise"
+                for a, b in topic_names.collisions(names)]
 
     def subscription(self) -> list[str]:
         """What the consumer subscribes to: the topic list, or the pattern anchored at both ends
@@ -237,8 +313,8 @@ def _expand_env(value: object, path: YamlPath, missing: list[tuple[str, YamlPath
 
 def _problem(err: Any, src: str, doc: YamlDoc) -> PolicyProblem:
     cause = (err.get("ctx") or {}).get("error")
-    if isinstance(cause, _At):
-        return PolicyProblem(str(cause), file=src, line=doc.line_of(cause.loc))
+    if isinstance(cause, _At):  # loc: of the model that raised it (e.g. a route) + within it
+        return PolicyProblem(str(cause), file=src, line=doc.line_of((*err["loc"], *cause.loc)))
     loc = tuple(err["loc"])
     return PolicyProblem(describe_validation_error(err, loc), file=src, line=doc.line_of(loc))
 

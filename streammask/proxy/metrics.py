@@ -47,8 +47,9 @@ class Metrics:
         self.assigned_partitions = Gauge(
             "streammask_assigned_partitions", "Source partitions currently assigned to this instance.", registry=r)
         self.policy_info = Gauge(
-            "streammask_policy_info", "Always 1; labels name the instance, its group and the policy and key in force.",
-            ["instance", "group", "policy_sha256", "key_id"], registry=r)
+            "streammask_policy_info",
+            "Always 1; labels name the instance, its group and the policy and key (id and fingerprint) in force.",
+            ["instance", "group", "policy_sha256", "key_id", "key_fingerprint"], registry=r)
         self.policy_changed = Gauge(
             "streammask_policy_changed_timestamp_seconds",
             "Unix time this process started under policy_sha256 where it (or its target topics) had been "

@@ -8,7 +8,8 @@ cluster. ``commit`` runs the documented sequence, in order:
 2. same cluster: the source offsets go in with ``send_offsets_to_transaction`` (KIP-447, with the
    consumer's group metadata); other cluster: checkpoint records on the target cluster, same transaction;
 3. the audit record, the instance's audit chain head and, for target topics written first since the
-   start, under which key and policy they are written now (``continuity`` reads them at the next start);
+   start, under which key (id and fingerprint) and policy they are written now (``continuity`` reads them
+   at the next start);
 4. the quarantine producer is flushed: a skipped record must be there before the offsets move past it;
 5. ``commit_transaction`` (retriable errors retried), or at-least-once: flush, every record delivered.
 
@@ -141,16 +142,18 @@ class Output:
                 )
         self.producer.produce(cfg.audit_topic, key=cfg.instance_id.encode(), value=orjson.dumps(audit_record))
         key_id, policy_sha256 = audit_record["key_id"], audit_record["policy_sha256"]
+        fingerprint = audit_record.get("key_fingerprint")
         self.producer.produce(
             cfg.checkpoint_topic,
             key=checkpoint.audit_head_key(cfg.group_id, cfg.instance_id),
-            value=checkpoint.encode_audit_head(audit_record["sequence"], audit_record["hash"], key_id, policy_sha256),
+            value=checkpoint.encode_audit_head(audit_record["sequence"], audit_record["hash"], key_id, policy_sha256,
+                                               fingerprint),
         )
         for topic in sorted(targets):
             self.producer.produce(
                 cfg.checkpoint_topic,
                 key=checkpoint.target_key(cfg.group_id, topic),
-                value=checkpoint.encode_target(key_id, policy_sha256, cfg.instance_id),
+                value=checkpoint.encode_target(key_id, policy_sha256, cfg.instance_id, fingerprint),
             )
         self._flush_quarantine()
         if self.transactional:

@@ -27,6 +27,7 @@ from typing import Any
 import orjson
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 
+from streammask import topic_names
 from streammask.audit import AuditCounts
 from streammask.bootstrap import MaskingSetup
 from streammask.errors import StreamMaskError
@@ -99,7 +100,8 @@ class Proxy:
         self._notes: dict[str, Any] = {}  # for the next audit record: what this start found (continuity)
         self._unannounced: set[str] = set()  # target topics to record under this key at the next commit
         self._announced_sources: set[str] = set()  # source topics whose target is recorded since the start
-        metrics.policy_info.labels(config.instance_id, config.group_id, setup.loaded.sha256, setup.key.key_id).set(1)
+        metrics.policy_info.labels(config.instance_id, config.group_id, setup.loaded.sha256, setup.key.key_id,
+                                   setup.key.fingerprint).set(1)
 
     # -- lifecycle ----------------------------------------------------------------------------------
 
@@ -139,7 +141,8 @@ class Proxy:
                 log.warning("key continuity not checked: the checkpoints predate key ids and no recent audit "
                             "record of the group names one", extra={"fields": {"group": cfg.group_id}})
         found = assess(state, group=cfg.group_id, instance=cfg.instance_id, key_id=key_id,
-                                  policy_sha256=policy, targets=targets, rotation=cfg.key_rotation, legacy=legacy)
+                                  policy_sha256=policy, targets=targets, rotation=cfg.key_rotation, legacy=legacy,
+                                  key_fingerprint=self.setup.key.fingerprint)
         if found.rotation is not None:
             self._notes["key_rotation"] = note = found.rotation.audit()
             log.warning("key rotation acknowledged: target topics continue under a new key, mixing two mappings",
@@ -162,7 +165,8 @@ class Proxy:
             return {cfg.target_topic(t) for t in cfg.topics}
         names = self.consumer.list_topics(timeout=30.0).topics
         routes = (cfg.route(t) for t in names if cfg.matches(t) and t not in cfg.own_topics)
-        return {target for target in routes if target is not None}
+        # an unrouted topic, or one routed to a name Kafka refuses, fails at its first record (target_topic)
+        return {target for target in routes if target is not None and topic_names.problem(target) is None}
 
     def run(self, stop: threading.Event) -> None:
         """Process until ``stop`` is set; then commit what is open and leave the group cleanly."""
@@ -247,7 +251,8 @@ class Proxy:
 
     def _begin(self) -> Transaction:
         self.output.begin()
-        counts = AuditCounts(self.setup.loaded.sha256, self.setup.key.key_id, self.setup.loaded.policy.leak_guard)
+        key = self.setup.key
+        counts = AuditCounts(self.setup.loaded.sha256, key.key_id, self.setup.loaded.policy.leak_guard, key.fingerprint)
         self.txn = Transaction(TransactionAudit(counts), self.clock())
         return self.txn
 

@@ -11,8 +11,8 @@ under which policy, key and versions, and the digests of what was written. ``--v
 manifest's ranges, re-masks, and compares; then it reads the output back (the file, or the target offsets
 the manifest lists) and compares it record by record with the re-masked records. Exit codes: 0 done
 (verify: identical); 1 records blocked (``on_blocked: skip``), a blocked record stopped the replay (``stop``),
-target topics of another key id, or verify found a difference or no readable output; 2 invalid config, SPEC,
-manifest or usage, or a Kafka error.
+target topics of another key (id or fingerprint), or verify found a difference or no readable output; 2 invalid
+config, SPEC, manifest or usage, or a Kafka error.
 """
 
 from __future__ import annotations
@@ -97,7 +97,8 @@ def _replay(args: argparse.Namespace, config: ProxyConfig, setup: MaskingSetup) 
             where = str(out_path)
         else:
             writer = TopicWriter(config, replay_producer(config), f"replay-{replay_id}", setup.loaded.sha256,
-                                 setup.key.key_id, setup.loaded.policy.leak_guard)
+                                 setup.key.key_id, setup.loaded.policy.leak_guard,
+                                 key_fingerprint=setup.key.fingerprint)
             writer.unannounced = _check_key(config, setup, set(partitions))
             writer.start()
             try:
@@ -137,15 +138,16 @@ def _warn_clamped(start: Spec, end: Spec, ranges: Ranges) -> None:
 
 
 def _check_key(config: ProxyConfig, setup: MaskingSetup, targets: set[str]) -> set[str]:
-    """As ``run`` at start: refuse (``KeyChanged``) to write target topics last written under another key id
-    unless the config's ``key_rotation`` acknowledges it. Returns the targets to record the key for."""
+    """As ``run`` at start (the same ``check_key``): refuse (``KeyChanged``) to write target topics last written
+    under another key id or key material unless the config's ``key_rotation`` acknowledges it. Returns the
+    targets to record the key for."""
     reader = target_reader(config)
     try:
         state = CheckpointState.of(config.group_id, read_to_end(reader, config.checkpoint_topic))
     finally:
         reader.close()
     found = check_key(group=config.group_id, key_id=setup.key.key_id, targets=targets, written=state.targets,
-                      rotation=config.key_rotation)
+                      rotation=config.key_rotation, key_fingerprint=setup.key.fingerprint)
     if found is not None:
         log.warning("key rotation acknowledged: the replay continues target topics written under another key",
                     extra={"fields": {"group": config.group_id, **found.audit()}})

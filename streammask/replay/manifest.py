@@ -33,6 +33,7 @@ ENCODING: Literal["streammask-record-v1"] = "streammask-record-v1"
 DEFAULT_BLOCK_SIZE = 10_000
 
 Sha256 = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+Fingerprint = Annotated[str, Field(pattern=r"^[0-9a-f]{16}$")]
 Count = Annotated[int, Field(ge=0)]
 TopicName = Annotated[str, Field(pattern=r"^[A-Za-z0-9._-]{1,249}$")]
 Partition = Annotated[int, Field(ge=0, le=2**31 - 1)]
@@ -274,6 +275,8 @@ class Manifest(_Model):
     faker_version: str = Field(default_factory=faker_version)
     policy_sha256: Sha256
     key_id: str
+    key_fingerprint: Fingerprint | None = None
+    """Which key material (``keys.MasterKey.fingerprint``); None in manifests written before it was recorded."""
     formats: Formats
     config: ConfigIdentity
     source: Source
@@ -352,6 +355,10 @@ def _identity(expected: Manifest, actual: Manifest) -> Difference | None:
         return Difference("policy", f"policy sha256 {actual.policy_sha256}, expected {expected.policy_sha256}")
     if expected.key_id != actual.key_id:
         return Difference("key", f"key id {actual.key_id}, expected {expected.key_id}")
+    if None not in (expected.key_fingerprint, actual.key_fingerprint) and (
+            expected.key_fingerprint != actual.key_fingerprint):
+        return Difference("key", f"key fingerprint differs: {actual.key_fingerprint}, expected "
+                                 f"{expected.key_fingerprint} (the same key id {expected.key_id}, other key material)")
     if expected.formats.model_dump(exclude={"schema_registry"}) != actual.formats.model_dump(
             exclude={"schema_registry"}):
         return Difference("formats", f"wire formats {actual.formats.value}/{actual.formats.key} (value/key), "

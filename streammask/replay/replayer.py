@@ -90,6 +90,7 @@ class ReplayRun:
         return Manifest(
             policy_sha256=setup.loaded.sha256,
             key_id=setup.key.key_id,
+            key_fingerprint=setup.key.fingerprint,
             formats=formats or Formats.of(config),
             config=ConfigIdentity.of(config),
             source=Source.of(format_spec(self.start), format_spec(self.end), self.ranges, self.read),
@@ -143,7 +144,7 @@ def replay(
                                   f"{partition}; give the target topic at least as many partitions")
     step = MaskStep(setup.masker, config.target_topic, config.partitioning, partitioner_for(config, target_partitions))
     digests = OutputDigests(block_size, keep_records)
-    audit = AuditCounts(setup.loaded.sha256, setup.key.key_id, setup.loaded.policy.leak_guard)
+    audit = AuditCounts(setup.loaded.sha256, setup.key.key_id, setup.loaded.policy.leak_guard, setup.key.fingerprint)
     consumed = getattr(sink, "consumed", None)
 
     def on_blocked(item: SourceRecord | Unreadable, outcome: Blocked) -> None:

@@ -3,9 +3,9 @@
 A replay writes what ``run`` writes (same masked bytes, same source-coordinate headers, same partitions), one
 transaction per ``batch.max_records`` records, each ending with an audit record (``audit_record``'s format,
 chained) under its own instance name, ``replay-<replay id>``: ``audit verify`` then accounts for replayed
-records as it does for ``run``'s. Its first commit records, per target topic, the key and policy it wrote
-under (``target/`` checkpoint records, as ``run`` does): the command refuses beforehand to continue topics of
-another key (``proxy.continuity``). It never touches source offsets: a replay moves no group.
+records as it does for ``run``'s. Its first commit records, per target topic, the key (id and fingerprint) and
+policy it wrote under (``target/`` checkpoint records, as ``run`` does): the command refuses beforehand to continue
+topics of another key (``proxy.continuity``). It never touches source offsets: a replay moves no group.
 
 The producer's ``transactional.id`` is ``streammask-replay-<group>-<instance>``: a second replay from the same
 instance fences the first rather than interleaving with it. Where each record landed (partition, offset) comes
@@ -62,12 +62,13 @@ class TopicWriter:
         key_id: str,
         leak_guard: LeakGuardPolicy | None = None,
         max_records: int | None = None,
+        key_fingerprint: str | None = None,
     ) -> None:
         self.config = config
         self.producer = producer
         self.instance = instance
         self.max_records = max_records or config.batch.max_records
-        self._identity = (policy_sha256, key_id, leak_guard)
+        self._identity = (policy_sha256, key_id, leak_guard, key_fingerprint)
         self._txn: TransactionAudit | None = None
         self._records = 0
         self._sequence = 0
@@ -119,7 +120,7 @@ class TopicWriter:
         for topic in sorted(self.unannounced):
             self.producer.produce(self.config.checkpoint_topic, key=checkpoint.target_key(self.config.group_id, topic),
                                   value=checkpoint.encode_target(record["key_id"], record["policy_sha256"],
-                                                                 self.instance))
+                                                                 self.instance, record.get("key_fingerprint")))
         remaining = self.producer.flush(TXN_TIMEOUT_S)  # serves the delivery reports: where records landed
         if remaining or self._error is not None:
             self._abort()
@@ -145,8 +146,8 @@ class TopicWriter:
     def _open(self) -> TransactionAudit:
         if self._txn is None:
             self.producer.begin_transaction()
-            policy, key_id, guard = self._identity
-            self._txn = TransactionAudit(AuditCounts(policy, key_id, guard))
+            policy, key_id, guard, fingerprint = self._identity
+            self._txn = TransactionAudit(AuditCounts(policy, key_id, guard, fingerprint))
         return self._txn
 
     def _abort(self) -> None:
