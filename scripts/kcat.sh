@@ -7,8 +7,14 @@
 # Usage: scripts/kcat.sh -L -b 127.0.0.1:9092     (any kcat arguments)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-python=".venv/bin/python"
-[ -x "$python" ] || python="python3"
+python=""
+for candidate in .venv/bin/python python3 python; do  # the first that has confluent-kafka
+  if "$candidate" -c 'import confluent_kafka' >/dev/null 2>&1; then python="$candidate"; break; fi
+done
+if [ -z "$python" ]; then
+  echo "scripts/kcat.sh: no Python with confluent-kafka (install the project first: bash .ci/run or pip install -e .)" >&2
+  exit 2
+fi
 libs="$("$python" -c 'import confluent_kafka, pathlib; print(pathlib.Path(confluent_kafka.__file__).resolve().parent.parent / "confluent_kafka.libs")')"
 lib="$(ls "$libs"/librdkafka*.so* 2>/dev/null | head -n 1 || true)"
 if [ -z "$lib" ]; then
