@@ -32,7 +32,7 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Produ
 
 from streammask.errors import StreamMaskError
 from streammask.outcome import SourceRecord
-from streammask.pipeline import SOURCE_HEADERS, Addressed
+from streammask.pipeline import Addressed
 from streammask.proxy import checkpoint
 from streammask.proxy.config import ProxyConfig
 from streammask.proxy.write_errors import kafka_error, unwritable
@@ -67,9 +67,10 @@ class Output:
         self.transactional = config.delivery == "transactional"
         self._sleep = sleep  # the backoff between retries of a commit
         self._keep_waiting = keep_waiting
-        # The first record not delivered since the last check: its error, topic and source topic. The target
+        # The first record not delivered since the last check: its error and topic. The target
         # producer reports failures only (clients.target_producer), so asking costs nothing per record.
-        self._delivery_error: tuple[KafkaError, str | None, str | None] | None = None
+        self._delivery_error: tuple[KafkaError, str | None] | None = None
+        self._source_of: dict[str, str] = {}  # target topic -> a source topic routed to it (to name the route)
         self._quarantine_error: KafkaError | None = None
 
     def start(self) -> None:
@@ -106,6 +107,8 @@ class Output:
         source gave one; otherwise the time of producing)."""
         source = item.source
         ts = source.ts if source.ts is not None and source.ts > 0 else 0
+        if item.topic not in self._source_of:
+            self._source_of[item.topic] = source.coordinates.topic
         try:
             self.produce(item.topic, item.masked.key, item.masked.value, list(item.headers), item.partition, ts)
         except KafkaException as exc:
@@ -204,8 +207,8 @@ class Output:
         """A record not delivered because of its topic: re-reading cannot help, say which topic and route."""
         if self._delivery_error is None:
             return
-        err, topic, source_topic = self._delivery_error
-        problem = None if topic is None else unwritable(self.config, err, topic, source_topic)
+        err, topic = self._delivery_error
+        problem = None if topic is None else unwritable(self.config, err, topic, self._source_of.get(topic))
         if problem is not None:
             raise problem
 
@@ -235,11 +238,7 @@ class Output:
 
     def _on_delivery(self, err: KafkaError | None, msg: Message) -> None:
         if err is not None and self._delivery_error is None:
-            headers = msg.headers() or []
-            items = headers.items() if isinstance(headers, dict) else headers
-            source = next((v for k, v in items if k == SOURCE_HEADERS[0]), None)
-            source_topic = source.decode(errors="replace") if isinstance(source, bytes) else source
-            self._delivery_error = (err, msg.topic(), source_topic)
+            self._delivery_error = (err, msg.topic())
 
     def _on_quarantine_delivery(self, err: KafkaError | None, msg: Message) -> None:
         if err is not None and self._quarantine_error is None:

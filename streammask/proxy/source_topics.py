@@ -58,7 +58,8 @@ class SourceTopics:
                             extra={"fields": {"topic": topic}})
         if self._problem is None:
             self._due = None
-            log.info("source topics present", extra={"fields": {"topics": cfg.topics or cfg.topic_pattern}})
+            what = {"topics": cfg.topics} if cfg.topic_pattern is None else {"topic_pattern": cfg.topic_pattern}
+            log.info("source topics present", extra={"fields": what})
 
     def recheck(self) -> None:
         """Check at the next ``check`` (the consumer reported an unknown topic: one may have been deleted);
