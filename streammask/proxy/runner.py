@@ -146,9 +146,8 @@ class Proxy:
         head = state.audit_heads.get(self.config.instance_id)
         if head is not None:
             self.audit_seq, self.audit_prev = head
-        with self._reaching("source"):
-            self._check_continuity(state)
-            self.source_topics.check()
+        self._check_continuity(state)
+        self.source_topics.check()
 
     @contextlib.contextmanager
     def _reaching(self, cluster: str) -> Iterator[None]:
@@ -169,7 +168,8 @@ class Proxy:
         legacy = None
         if predates_key_ids(state):
             if self.clients.read_audit_tail is not None:
-                legacy = last_of_group(self.clients.read_audit_tail(AUDIT_TAIL), cfg.group_id)
+                with self._reaching("target"):
+                    legacy = last_of_group(self.clients.read_audit_tail(AUDIT_TAIL), cfg.group_id)
             if legacy is None:
                 log.warning("key continuity not checked: the checkpoints predate key ids and no recent audit "
                             "record of the group names one", extra={"fields": {"group": cfg.group_id}})
@@ -195,7 +195,8 @@ class Proxy:
         cfg = self.config
         if cfg.topics is not None:
             return {cfg.target_topic(t) for t in cfg.topics}
-        names = self.consumer.list_topics(timeout=30.0).topics
+        with self._reaching("source"):
+            names = self.consumer.list_topics(timeout=30.0).topics
         routes = (cfg.route(t) for t in names if cfg.matches(t) and t not in cfg.own_topics)
         return {target for target in routes if target is not None}
 
