@@ -189,8 +189,8 @@ def test_host_ports_bind_to_localhost_only(services: dict[str, dict[str, Any]]) 
 def test_the_compose_streammask_configs_validate(config: str) -> None:
     """`streammask validate --offline` (the real loader: config, policy, key), no broker needed."""
     env = {**os.environ, "STREAMMASK_KEY": "ab" * 32}
-    proc = subprocess.run([sys.executable, "-m", "streammask", "validate", "--offline", "--config", f"compose/{config}"],
-                          cwd=REPO, env=env, capture_output=True, text=True, timeout=60)
+    command = [sys.executable, "-m", "streammask", "validate", "--offline", "--config", f"compose/{config}"]
+    proc = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert "config valid" in proc.stdout and "same cluster" in proc.stdout
 

@@ -1,4 +1,5 @@
-"""Health on the injected clock, and the metrics port on an ephemeral port."""
+"""Health on the injected clock (stalls, watched checks, a broker outage), and the metrics port on an ephemeral
+port: each 503 says why."""
 
 from __future__ import annotations
 
@@ -9,9 +10,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from confluent_kafka import KafkaError
 
 from streammask.proxy.http import Health, MetricsServer
 from streammask.proxy.metrics import Metrics
+from streammask.proxy.outage import Outage
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 
@@ -58,13 +61,50 @@ def get(url: str) -> tuple[int, bytes]:
 def test_healthz_and_readyz_follow_the_state(served: tuple[str, Health, Clock, Metrics]) -> None:
     base, health, clock, _ = served
     assert get(base + "/healthz") == (200, b"ok\n")
-    assert get(base + "/readyz") == (503, b"not ready\n")
+    assert get(base + "/readyz") == (503, b"not ready: no partitions assigned\n")
     health.ready = True
     assert get(base + "/readyz") == (200, b"ready\n")
     clock.now += 61
-    assert get(base + "/healthz") == (503, b"stalled\n")
-    assert get(base + "/readyz")[0] == 503
+    assert get(base + "/healthz") == (503, b"stalled: the processing loop has not run for 61 s\n")
+    assert get(base + "/readyz") == (503, b"not ready: stalled: the processing loop has not run for 61 s\n")
     assert get(base + "/nope")[0] == 404
+
+
+def test_watched_checks_say_why_in_the_503(served: tuple[str, Health, Clock, Metrics]) -> None:
+    base, health, _, _ = served
+    health.ready = True
+    problems: dict[str, str | None] = {"ready": None, "alive": None}
+    health.watch(ready=lambda: problems["ready"], alive=lambda: problems["alive"])
+    assert get(base + "/readyz") == (200, b"ready\n")
+    problems["ready"] = "source topic(s) missing: t1"
+    assert get(base + "/readyz") == (503, b"not ready: source topic(s) missing: t1\n")
+    assert get(base + "/healthz") == (200, b"ok\n")
+    problems["alive"] = "source cluster (k:9092) unreachable for 120 s"
+    assert get(base + "/healthz") == (503, b"source cluster (k:9092) unreachable for 120 s\n")
+    assert get(base + "/readyz")[1] == b"not ready: source cluster (k:9092) unreachable for 120 s\n"
+
+
+def test_an_outage_turns_readyz_503_at_once_and_healthz_after_the_broker_timeout(
+    served: tuple[str, Health, Clock, Metrics],
+) -> None:
+    base, health, clock, _ = served
+    outage = Outage({"source": "prod-1:9093,prod-2:9093", "target": "qa:9093"}, timeout_s=120, clock=clock)
+    health.watch(ready=outage.unreachable, alive=lambda: str(dead) if (dead := outage.dead()) else None)
+    health.ready = True
+    outage.on_error("source", KafkaError(KafkaError._ALL_BROKERS_DOWN, "2/2 brokers are down"))
+    assert get(base + "/readyz") == (503, b"not ready: source cluster (prod-1:9093,prod-2:9093) unreachable for 0 s\n")
+    clock.now += 119
+    health.beat()
+    assert get(base + "/healthz") == (200, b"ok\n")
+    clock.now += 1
+    health.beat()
+    status, body = get(base + "/healthz")
+    assert status == 503
+    assert body.startswith(b"source cluster (prod-1:9093,prod-2:9093) unreachable for 120 s, longer than "
+                           b"broker_timeout_s (120): 2/2 brokers are down")
+    outage.on_stats("source", {"brokers": {"prod-1:9093/1": {"state": "UP"}}})
+    assert get(base + "/healthz") == (200, b"ok\n")
+    assert get(base + "/readyz") == (200, b"ready\n")
 
 
 def test_metrics_serves_every_documented_metric(served: tuple[str, Health, Clock, Metrics]) -> None:

@@ -13,6 +13,7 @@ from confluent_kafka import (
     TIMESTAMP_CREATE_TIME,
     TIMESTAMP_LOG_APPEND_TIME,
     Consumer,
+    KafkaError,
     Message,
     Producer,
     TopicPartition,
@@ -22,6 +23,10 @@ from confluent_kafka.cimpl import NewTopic
 
 from streammask.outcome import Coordinates, SourceRecord
 from streammask.proxy.config import KafkaProps, ProxyConfig
+from streammask.proxy.log_limits import limit
+
+StatsCb = Callable[[str], None]
+ErrorCb = Callable[[KafkaError], None]
 
 # One config section feeds both kinds of client; each gets only the properties that apply to it.
 _CONSUMER_ONLY = ("session.timeout.ms", "heartbeat.interval.ms", "max.poll.interval.ms", "auto.offset.reset",
@@ -34,15 +39,28 @@ _PRODUCER_ONLY = ("acks", "linger.ms", "batch.", "queue.buffering.", "message.se
 
 def client_props(base: KafkaProps, kind: str, **extra: Any) -> dict[str, Any]:
     """``base`` with only the properties a ``kind`` of client (producer, consumer, admin) takes, ``extra``
-    added (``_`` for ``.``), and librdkafka's logs routed into the JSON logs."""
+    added (``_`` for ``.``), and librdkafka's logs routed into the JSON logs (at most a line per client and
+    broker every 10 s: ``log_limits``)."""
     drop = {"producer": _CONSUMER_ONLY, "consumer": _PRODUCER_ONLY, "admin": _CONSUMER_ONLY + _PRODUCER_ONLY}[kind]
     props: dict[str, Any] = {k: v for k, v in base.items() if not k.startswith(drop)}
     props.update({k.replace("_", "."): v for k, v in extra.items()})
-    props["logger"] = logging.getLogger(f"streammask.librdkafka.{kind}")  # into the JSON logs
+    props["logger"] = limit(logging.getLogger(f"streammask.librdkafka.{kind}"))  # into the JSON logs
     return props
 
 
-def source_consumer(config: ProxyConfig, stats_cb: Callable[[str], None] | None = None) -> Consumer:
+def _callbacks(props: dict[str, Any], stats_cb: StatsCb | None, error_cb: ErrorCb | None) -> None:
+    if stats_cb is not None:
+        props.setdefault("statistics.interval.ms", 5_000)
+        props["stats_cb"] = stats_cb
+    if error_cb is not None:
+        props["error_cb"] = error_cb  # errors (all brokers down…) come here instead of as consume() events
+
+
+def transactional_id(config: ProxyConfig) -> str:
+    return f"streammask-{config.group_id}-{config.instance_id}"
+
+
+def source_consumer(config: ProxyConfig, stats_cb: StatsCb | None = None, error_cb: ErrorCb | None = None) -> Consumer:
     props = client_props(
         config.source,
         "consumer",
@@ -53,31 +71,34 @@ def source_consumer(config: ProxyConfig, stats_cb: Callable[[str], None] | None 
     props["group.id"] = config.group_id
     props["isolation.level"] = "read_committed"
     props.setdefault("session.timeout.ms", 10_000)
-    if stats_cb is not None:
-        props.setdefault("statistics.interval.ms", 5_000)
-        props["stats_cb"] = stats_cb
+    _callbacks(props, stats_cb, error_cb)
     return Consumer(props)
 
 
-def target_producer(config: ProxyConfig) -> Producer:
+def target_producer(config: ProxyConfig, stats_cb: StatsCb | None = None, error_cb: ErrorCb | None = None) -> Producer:
     props = client_props(config.target_props, "producer")
     props["enable.idempotence"] = True
+    # Output asks every record's delivery report, to name the topic a failed one was for: only failures
+    # come back, so records that were delivered cost nothing.
+    props.setdefault("delivery.report.only.error", True)
     props.setdefault("acks", "all")
     props.setdefault("linger.ms", 10)
     # murmur2: the Java clients' hash of the (masked) key; null keys go to one partition, not a random one,
     # so a replay lands every record where it landed before.
     props.setdefault("partitioner", "murmur2")
     if config.delivery == "transactional":
-        props["transactional.id"] = f"streammask-{config.group_id}-{config.instance_id}"
+        props["transactional.id"] = transactional_id(config)
         props.setdefault("transaction.timeout.ms", 60_000)
+    _callbacks(props, stats_cb, error_cb)
     return Producer(props)
 
 
-def quarantine_producer(config: ProxyConfig) -> Producer:
+def quarantine_producer(config: ProxyConfig, error_cb: ErrorCb | None = None) -> Producer:
     """Blocked raw records go back to the SOURCE (production) cluster only."""
     props = client_props(config.source, "producer")
     props["enable.idempotence"] = True
     props.setdefault("acks", "all")
+    _callbacks(props, None, error_cb)
     return Producer(props)
 
 
@@ -196,7 +217,15 @@ class KafkaClients:
     """The last n records of each audit topic partition (only read for checkpoints that predate key ids)."""
 
     @classmethod
-    def for_config(cls, config: ProxyConfig, stats_cb: Callable[[str], None] | None = None) -> KafkaClients:
+    def for_config(
+        cls,
+        config: ProxyConfig,
+        stats_cb: StatsCb | None = None,
+        target_stats_cb: StatsCb | None = None,
+        error_cb: Callable[[str, KafkaError], None] | None = None,
+    ) -> KafkaClients:
+        """``stats_cb``: the source consumer's statistics; ``target_stats_cb``: the target producer's;
+        ``error_cb(cluster, error)``: every client's errors, by cluster (``source`` or ``target``)."""
         def read_target(topic: str, last: int | None = None) -> list[tuple[bytes | None, bytes | None]]:
             reader = target_reader(config)
             try:
@@ -204,10 +233,13 @@ class KafkaClients:
             finally:
                 reader.close()
 
+        def on_error(cluster: str) -> ErrorCb | None:
+            return None if error_cb is None else lambda err: error_cb(cluster, err)
+
         return cls(
-            consumer=source_consumer(config, stats_cb=stats_cb),
-            producer=target_producer(config),
-            quarantine=quarantine_producer(config) if config.quarantine_topic else None,
+            consumer=source_consumer(config, stats_cb=stats_cb, error_cb=on_error("source")),
+            producer=target_producer(config, stats_cb=target_stats_cb, error_cb=on_error("target")),
+            quarantine=quarantine_producer(config, error_cb=on_error("source")) if config.quarantine_topic else None,
             read_checkpoints=lambda: read_target(config.checkpoint_topic),
             ensure_own_topics=lambda wanted: ensure_topics(admin(config.target_props), wanted),
             read_audit_tail=lambda n: read_target(config.audit_topic, n),

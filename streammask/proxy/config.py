@@ -157,6 +157,9 @@ class ProxyConfig(_Strict):
     partitioning: Literal["key", "source"] = "key"
     batch: Batch = Field(default_factory=Batch)
     metrics: Metrics = Field(default_factory=Metrics)
+    broker_timeout_s: int = Field(default=120, ge=10)
+    """A cluster (source or target) unreachable this long ends ``run`` (exit 1, naming it), so that a supervisor
+    restarts it; while it is unreachable, ``/readyz`` is 503."""
     format: WireFormat = "json"
     """The records' wire format, keys and values: ``json`` (JsonConverter) or ``avro`` (AvroConverter)."""
     key_format: WireFormat | None = None

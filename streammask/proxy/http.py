@@ -1,5 +1,6 @@
-"""The metrics port: ``/metrics`` (Prometheus), ``/healthz`` (the loop is alive), ``/readyz``
-(partitions assigned and the producer ready)."""
+"""The metrics port: ``/metrics`` (Prometheus), ``/healthz`` (the loop is alive and no cluster has been
+unreachable for too long), ``/readyz`` (alive, partitions assigned, every cluster and source topic there).
+A 503's body says why."""
 
 from __future__ import annotations
 
@@ -12,6 +13,9 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 
 from streammask.errors import StreamMaskError
 
+Check = Callable[[], str | None]
+"""Why the proxy is not ready (or not alive); None when that check passes."""
+
 
 class Health:
     """Shared state the loop updates and the HTTP thread reads."""
@@ -20,13 +24,36 @@ class Health:
         self._clock = clock
         self._stall_after = stall_after_s
         self._beat = clock()
-        self.ready = False
+        self.ready = False  # partitions assigned
+        self._readiness: list[Check] = []
+        self._liveness: list[Check] = []
+
+    def watch(self, *, ready: Check | None = None, alive: Check | None = None) -> None:
+        """Add checks: ``ready`` keeps ``/readyz`` 503 while it gives a reason, ``alive`` ``/healthz`` too."""
+        if ready is not None:
+            self._readiness.append(ready)
+        if alive is not None:
+            self._liveness.append(alive)
 
     def beat(self) -> None:
         self._beat = self._clock()
 
+    def dead(self) -> str | None:
+        """Why the process is not alive (None: it is)."""
+        idle = self._clock() - self._beat
+        if idle >= self._stall_after:
+            return f"stalled: the processing loop has not run for {idle:.0f} s"
+        return next((why for why in (check() for check in self._liveness) if why), None)
+
     def alive(self) -> bool:
-        return self._clock() - self._beat < self._stall_after
+        return self.dead() is None
+
+    def not_ready(self) -> str | None:
+        """Why the proxy is not ready (None: it is)."""
+        why = self.dead() or next((why for why in (check() for check in self._readiness) if why), None)
+        if why is None and not self.ready:
+            why = "no partitions assigned"
+        return why
 
 
 class PortUnavailable(StreamMaskError):
@@ -46,11 +73,12 @@ class MetricsServer:
                 if self.path.startswith("/metrics"):
                     self._send(200, generate_latest(registry_), CONTENT_TYPE_LATEST)
                 elif self.path.startswith("/healthz"):
-                    ok = health_.alive()
-                    self._send(200 if ok else 503, b"ok\n" if ok else b"stalled\n", "text/plain")
+                    dead = health_.dead()
+                    self._send(200 if dead is None else 503, f"{dead or 'ok'}\n".encode(), "text/plain")
                 elif self.path.startswith("/readyz"):
-                    ok = health_.ready and health_.alive()
-                    self._send(200 if ok else 503, b"ready\n" if ok else b"not ready\n", "text/plain")
+                    why = health_.not_ready()
+                    body = "ready" if why is None else f"not ready: {why}"
+                    self._send(200 if why is None else 503, f"{body}\n".encode(), "text/plain")
                 else:
                     self._send(404, b"not found\n", "text/plain")
 

@@ -17,7 +17,9 @@ At-least-once has no transaction to tie the audit record to the records it count
 records are flushed (and their delivery checked) before step 2, and everything else after step 4.
 
 An error that needs an abort leaves ``commit`` as the ``KafkaException`` librdkafka raised; the caller
-aborts (``abort``) and re-reads.
+aborts (``abort``) and re-reads. A record that could not be written for its topic's sake (invalid name,
+missing, not authorised) leaves ``write`` or ``commit`` as ``TargetTopicUnwritable`` naming the topic and
+its route: re-reading would not help.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from streammask.outcome import SourceRecord
 from streammask.pipeline import Addressed
 from streammask.proxy import checkpoint
 from streammask.proxy.config import ProxyConfig
+from streammask.proxy.write_errors import kafka_error, unwritable
 
 TXN_TIMEOUT_S = 30.0
 COMMIT_ATTEMPTS = 5
@@ -55,17 +58,21 @@ class Output:
         producer: Producer,
         quarantine: Producer | None,
         sleep: Callable[[float], None] = time.sleep,
+        keep_waiting: Callable[[], None] = lambda: None,
     ) -> None:
+        """``keep_waiting``: called before waiting again on the target (a full queue, a commit retry); raises
+        to give up (``Outage.check``: a cluster unreachable for too long)."""
         self.config = config
         self.producer = producer
         self.quarantine_producer = quarantine
         self.transactional = config.delivery == "transactional"
         self._sleep = sleep  # the backoff between retries of a commit
-        self._delivery_error: KafkaError | None = None
+        self._keep_waiting = keep_waiting
+        # The first record not delivered since the last check: its error and topic. The target
+        # producer reports failures only (clients.target_producer), so asking costs nothing per record.
+        self._delivery_error: tuple[KafkaError, str | None] | None = None
+        self._source_of: dict[str, str] = {}  # target topic -> a source topic routed to it (to name the route)
         self._quarantine_error: KafkaError | None = None
-        # Per-record delivery reports only where nothing else reports a failed delivery: in a
-        # transaction, commit_transaction fails (and the batch aborts) if any record was not delivered.
-        self._delivery_report = None if self.transactional else self._on_delivery
 
     def start(self) -> None:
         """Fence older producers of this instance's transactional.id and abort their open transaction."""
@@ -73,6 +80,7 @@ class Output:
             self.producer.init_transactions(TXN_TIMEOUT_S)
 
     def begin(self) -> None:
+        self._delivery_error = None
         if self.transactional:
             self.producer.begin_transaction()
 
@@ -88,10 +96,11 @@ class Output:
                     headers=headers,
                     partition=partition,
                     timestamp=timestamp,
-                    on_delivery=self._delivery_report,
+                    on_delivery=self._on_delivery,
                 )
                 return
             except BufferError:  # local queue full: serve delivery reports, then retry
+                self._keep_waiting()
                 self.producer.poll(0.1)
 
     def write(self, item: Addressed) -> None:
@@ -99,7 +108,16 @@ class Output:
         source gave one; otherwise the time of producing)."""
         source = item.source
         ts = source.ts if source.ts is not None and source.ts > 0 else 0
-        self.produce(item.topic, item.masked.key, item.masked.value, list(item.headers), item.partition, ts)
+        if item.topic not in self._source_of:
+            self._source_of[item.topic] = source.coordinates.topic
+        try:
+            self.produce(item.topic, item.masked.key, item.masked.value, list(item.headers), item.partition, ts)
+        except KafkaException as exc:
+            err = kafka_error(exc)
+            problem = None if err is None else unwritable(self.config, err, item.topic, source.coordinates.topic)
+            if problem is not None:
+                raise problem from None
+            raise
 
     def quarantine(self, record: SourceRecord, code: str) -> None:
         """A blocked record, raw, to the quarantine topic on the SOURCE cluster (never to non-prod)."""
@@ -181,13 +199,27 @@ class Output:
             except KafkaException as exc:
                 err = exc.args[0]
                 if isinstance(err, KafkaError) and err.retriable() and attempt < COMMIT_ATTEMPTS - 1:
+                    self._keep_waiting()
                     self._sleep(0.5 * (attempt + 1))
                     continue
+                self.producer.poll(0)  # the failed records' reports, if not served yet
+                self._raise_if_topic_failed()
                 raise
+
+    def _raise_if_topic_failed(self) -> None:
+        """A record not delivered because of its topic: re-reading cannot help, say which topic and route."""
+        if self._delivery_error is None:
+            return
+        err, topic = self._delivery_error
+        problem = None if topic is None else unwritable(self.config, err, topic, self._source_of.get(topic))
+        if problem is not None:
+            raise problem
 
     def _flush_delivered(self) -> None:
         remaining = self.producer.flush(TXN_TIMEOUT_S)
-        err, self._delivery_error = self._delivery_error, None
+        self._raise_if_topic_failed()
+        failed, self._delivery_error = self._delivery_error, None
+        err = failed[0] if failed else None
         if remaining or err is not None:
             raise DeliveryFailed(
                 f"records not delivered ({remaining} pending, error {err.name() if err else '-'});"
@@ -209,7 +241,7 @@ class Output:
 
     def _on_delivery(self, err: KafkaError | None, msg: Message) -> None:
         if err is not None and self._delivery_error is None:
-            self._delivery_error = err
+            self._delivery_error = (err, msg.topic())
 
     def _on_quarantine_delivery(self, err: KafkaError | None, msg: Message) -> None:
         if err is not None and self._quarantine_error is None:

@@ -11,6 +11,11 @@ byte-identically.
 Blocked records never reach the target: with ``stop`` the transaction is aborted and the run ends
 with an error naming the record; with ``skip`` they are counted, audited and optionally sent raw to
 a quarantine topic on the *source* cluster.
+
+Health tells the truth (``Health``): not ready while a cluster is unreachable (``Outage``) or a source
+topic is missing (``SourceTopics``); a cluster unreachable for ``broker_timeout_s`` ends the run with
+``BrokerUnreachable``, a fenced producer with ``InstanceFenced`` (two instances share an ``instance_id``).
+Every 30 s a ``progress`` line (``ProgressLog``).
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ import logging
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,13 +40,17 @@ from streammask.outcome import Blocked, SourceRecord, blocked_fields
 from streammask.pipeline import MaskStep
 from streammask.proxy import checkpoint, lag
 from streammask.proxy.audit_record import GENESIS, TransactionAudit, build_record
-from streammask.proxy.clients import KafkaClients, fetch, source_record
+from streammask.proxy.clients import KafkaClients, fetch, source_record, transactional_id
 from streammask.proxy.commit_policy import CommitPolicy
 from streammask.proxy.config import ProxyConfig
 from streammask.proxy.continuity import AUDIT_TAIL, assess, last_of_group, predates_key_ids
 from streammask.proxy.http import Health
 from streammask.proxy.metrics import Metrics
+from streammask.proxy.outage import BrokerUnreachable, Outage, unreachable_at_start
 from streammask.proxy.output import Output
+from streammask.proxy.progress_log import ProgressLog
+from streammask.proxy.source_topics import SourceTopics
+from streammask.proxy.write_errors import InstanceFenced, fenced, invalid_target, kafka_error
 from streammask.strategies.replace import build_pools
 
 log = logging.getLogger("streammask.proxy")
@@ -79,6 +88,7 @@ class Proxy:
         clock: Callable[[], float] = time.monotonic,
         clients: KafkaClients | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        progress_every_s: float = 30.0,
     ) -> None:
         self.config = config
         self.setup = setup
@@ -86,10 +96,19 @@ class Proxy:
         self.health = health
         self.clock = clock
         self.policy = CommitPolicy(config.batch.max_records, config.batch.max_ms)
-        clients = clients or KafkaClients.for_config(config, stats_cb=self._on_stats)
+        self.outage = Outage({"source": str(config.source["bootstrap.servers"]),
+                              "target": str(config.target_props["bootstrap.servers"])},
+                             config.broker_timeout_s, clock)
+        clients = clients or KafkaClients.for_config(config, stats_cb=self._on_stats,
+                                                     target_stats_cb=self._on_target_stats,
+                                                     error_cb=self.outage.on_error)
         self.clients = clients
         self.consumer = clients.consumer
-        self.output = Output(config, clients.producer, clients.quarantine, sleep)
+        self.output = Output(config, clients.producer, clients.quarantine, sleep, keep_waiting=self.outage.check)
+        self.source_topics = SourceTopics(config, lambda: self.consumer.list_topics(timeout=5.0).topics, clock)
+        health.watch(ready=self.outage.unreachable, alive=lambda: str(dead) if (dead := self.outage.dead()) else None)
+        health.watch(ready=self.source_topics.missing)
+        self.progress = ProgressLog(metrics, clock, progress_every_s, state=health.not_ready)
         self.txn: Transaction | None = None
         self.audit_seq = 0
         self.audit_prev = GENESIS
@@ -111,22 +130,38 @@ class Proxy:
         the first transaction does not wait for them)."""
         build_pools(f for t in self.setup.loaded.policy.tables.values() for f in t.fields.values())
         for topic in self.config.topics or ():
-            self.config.target_topic(topic)  # an unrouted topic fails now, not at its first record
-        self.clients.ensure_own_topics(
-            {
-                # the audit trail is a compliance record: kept until someone decides otherwise (a topic that
-                # already exists keeps its own settings)
-                self.config.audit_topic: (1, {"retention.ms": "-1"}),
-                self.config.checkpoint_topic: (1, {"cleanup.policy": "compact"}),
-            },
-        )
-        self.output.start()
-        state = self._read_checkpoints()
+            # an unrouted topic, or one routed to a name Kafka refuses, fails now, not at its first record
+            problem = invalid_target(self.config, self.config.target_topic(topic), topic)
+            if problem is not None:
+                raise problem
+        with self._reaching("target"):
+            self.clients.ensure_own_topics(
+                {
+                    # the audit trail is a compliance record: kept until someone decides otherwise (a topic
+                    # that already exists keeps its own settings)
+                    self.config.audit_topic: (1, {"retention.ms": "-1"}),
+                    self.config.checkpoint_topic: (1, {"cleanup.policy": "compact"}),
+                },
+            )
+            self.output.start()
+            state = self._read_checkpoints()
         head = state.audit_heads.get(self.config.instance_id)
         if head is not None:
             self.audit_seq, self.audit_prev = head
         self._publish_audit_sequence()  # only now: a 0 before the restore would read as the chain starting over
         self._check_continuity(state)
+        self.source_topics.check()
+
+    @contextlib.contextmanager
+    def _reaching(self, cluster: str) -> Iterator[None]:
+        """Start-up calls to ``cluster``: one that fails for want of it names the cluster and its address."""
+        try:
+            yield
+        except KafkaException as exc:
+            problem = unreachable_at_start(cluster, self.outage.address(cluster), exc)
+            if problem is None:
+                raise
+            raise problem from None
 
     def _check_continuity(self, state: checkpoint.CheckpointState) -> None:
         """Refuse (``KeyChanged``) to continue target topics last written under another key, unless the
@@ -136,7 +171,8 @@ class Proxy:
         legacy = None
         if predates_key_ids(state):
             if self.clients.read_audit_tail is not None:
-                legacy = last_of_group(self.clients.read_audit_tail(AUDIT_TAIL), cfg.group_id)
+                with self._reaching("target"):
+                    legacy = last_of_group(self.clients.read_audit_tail(AUDIT_TAIL), cfg.group_id)
             if legacy is None:
                 log.warning("key continuity not checked: the checkpoints predate key ids and no recent audit "
                             "record of the group names one", extra={"fields": {"group": cfg.group_id}})
@@ -163,7 +199,8 @@ class Proxy:
         cfg = self.config
         if cfg.topics is not None:
             return {cfg.target_topic(t) for t in cfg.topics}
-        names = self.consumer.list_topics(timeout=30.0).topics
+        with self._reaching("source"):
+            names = self.consumer.list_topics(timeout=30.0).topics
         routes = (cfg.route(t) for t in names if cfg.matches(t) and t not in cfg.own_topics)
         # an unrouted topic, or one routed to a name Kafka refuses, fails at its first record (target_topic)
         return {target for target in routes if target is not None and topic_names.problem(target) is None}
@@ -173,9 +210,13 @@ class Proxy:
         self.consumer.subscribe(
             self.config.subscription(), on_assign=self._on_assign, on_revoke=self._on_revoke, on_lost=self._on_lost
         )
+        ended_by: BaseException | None = None
         try:
             while not stop.is_set():
                 self.health.beat()
+                self.outage.check()
+                self.source_topics.check()
+                self.progress.tick()
                 messages = fetch(self.consumer)
                 for i, msg in enumerate(messages):
                     self._submit(msg)
@@ -189,28 +230,39 @@ class Proxy:
                 self.output.poll()
             if self.txn is not None:
                 self._commit()
+        except (BrokerUnreachable, InstanceFenced) as exc:
+            # No abort: it would wait for a cluster that does not answer, or fail (fenced). The open transaction
+            # is aborted by the broker when it times out, or by the next start's init_transactions.
+            self.txn, ended_by = None, exc
+            raise
+        except KafkaException as exc:
+            err = kafka_error(exc)
+            problem = None if err is None else fenced(self.config, err, transactional_id(self.config))
+            if problem is None:
+                self._abort("shutdown after an error")
+                raise
+            self.txn, ended_by = None, problem
+            raise problem from None
         except BaseException:
             self._abort("shutdown after an error")
             raise
         finally:
             self.health.ready = False
             self.consumer.close()  # leaves the group: revoke runs with nothing open
-            self.output.close()
+            self.output.close(0.0 if ended_by is not None else 10.0)  # nothing to wait for: all is re-read
+            self.progress.log(final=True)
 
     # -- per record ---------------------------------------------------------------------------------
 
     def _submit(self, msg: Message) -> None:
         err = msg.error()
         if err is not None:
-            if err.code() == KafkaError._PARTITION_EOF:
-                return
-            if err.fatal():
-                raise KafkaException(err)
-            log.warning("consumer error", extra={"fields": {"error": err.name(), "retriable": err.retriable()}})
+            self._consumer_error(err, msg.topic())
             return
         topic, partition, offset = msg.topic(), msg.partition(), msg.offset()
         if topic is None or partition is None or offset is None:
             return  # not a record (librdkafka only sets these together)
+        self.outage.up("source")
         txn = self.txn or self._begin()
         txn.audit.consumed((topic, partition), offset)
         txn.records += 1
@@ -226,6 +278,22 @@ class Proxy:
         txn.topics_out[topic] += 1
         if masked.source_ts_ms is not None:
             txn.delays_ms.append(masked.source_ts_ms)
+
+    def _consumer_error(self, err: KafkaError, topic: str | None) -> None:
+        code = err.code()
+        if code == KafkaError._PARTITION_EOF:
+            return
+        if err.fatal():
+            raise KafkaException(err)
+        if code == KafkaError._ALL_BROKERS_DOWN:  # without an error_cb, librdkafka reports it here
+            self.outage.down("source", err.str())
+            return
+        fields: dict[str, Any] = {"error": err.name(), "retriable": err.retriable()}
+        if topic:
+            fields["topic"] = topic
+        if code == KafkaError.UNKNOWN_TOPIC_OR_PART:
+            self.source_topics.recheck()
+        log.warning(f"consumer error{f' on {topic}' if topic else ''}", extra={"fields": fields})
 
     def _blocked(self, record: SourceRecord, outcome: Blocked) -> None:
         where, reason = record.coordinates, outcome.reason
@@ -278,6 +346,9 @@ class Proxy:
             self.output.commit(offsets, record, self.consumer, targets)
         except KafkaException as exc:
             err = exc.args[0]
+            problem = fenced(self.config, err, transactional_id(self.config)) if isinstance(err, KafkaError) else None
+            if problem is not None:  # not transient: another instance has this transactional.id now
+                raise problem from None
             if isinstance(err, KafkaError) and err.txn_requires_abort():
                 log.warning("transaction aborted; re-reading its records", extra={"fields": {"error": err.name()}})
                 self._abort(err.name())
@@ -291,6 +362,7 @@ class Proxy:
             raise
         self.txn = None
         self.consecutive_aborts = 0
+        self.outage.up("target")
         self.audit_seq, self.audit_prev = record["sequence"], record["hash"]
         self._publish_audit_sequence()
         self._notes, self._unannounced = {}, set()
@@ -412,5 +484,13 @@ class Proxy:
             stats = orjson.loads(stats_json)
         except orjson.JSONDecodeError:
             return
+        self.outage.on_stats("source", stats)
         for (topic, partition), n in lag.from_stats(stats, self._assigned, self._committed_next).items():
             self.metrics.consumer_lag.labels(topic, str(partition)).set(n)
+
+    def _on_target_stats(self, stats_json: str) -> None:
+        try:
+            stats = orjson.loads(stats_json)
+        except orjson.JSONDecodeError:
+            return
+        self.outage.on_stats("target", stats)
