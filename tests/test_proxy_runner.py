@@ -73,7 +73,6 @@ KEY_FIELDS = [ev.col("id", "int32", False)]
 
 ABORTABLE = KafkaError(KafkaError._STATE, "injected: transaction needs abort", txn_requires_abort=True)
 FATAL = KafkaError(KafkaError._FATAL, "injected: fatal", fatal=True)
-FENCED = KafkaError(KafkaError._FENCED, "injected: fenced", fatal=True)
 RETRIABLE = KafkaError(KafkaError._TIMED_OUT, "injected: timed out", retriable=True)
 
 
