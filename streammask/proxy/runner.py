@@ -128,6 +128,7 @@ class Proxy:
         self._fence: KafkaError | None = None  # a fatal fencing error a client reported (error_cb)
         self._last_poll = clock()  # when the consumer last served rebalance events (a fetch began)
         self._generation = 0  # assignments seen: a change means the fetched records' assignment is gone
+        self._held: list[Message] = []  # records a poll before a commit fetched: processed at the next turn
         metrics.policy_info.labels(config.instance_id, config.group_id, setup.loaded.sha256, setup.key.key_id,
                                    setup.key.fingerprint).set(1)
 
@@ -227,8 +228,10 @@ class Proxy:
                 self.source_topics.check()
                 self.progress.tick()
                 self._doing("fetching records")
-                self._last_poll = self.clock()
-                messages = fetch(self.consumer)
+                messages, self._held = self._held, []
+                if not messages:
+                    self._last_poll = self.clock()
+                    messages = fetch(self.consumer)
                 generation = self._generation
                 self._doing("masking records")
                 for i, msg in enumerate(messages):
@@ -238,10 +241,14 @@ class Proxy:
                         if self._generation != generation:  # a rebalance before the commit: the rest is not ours
                             break
                         if rewound is not None:  # aborted: the rest of this list is re-read after the rewind
-                            self._rewind_rest(messages[i + 1 :], rewound)
+                            held, self._held = self._held, []
+                            self._rewind_rest(messages[i + 1 :] + held, rewound)
                             break
                 if self.txn is not None and self.policy.due(self.txn.records, self.txn.started, self.clock()):
-                    self._commit()
+                    rewound = self._commit()
+                    if rewound is not None:
+                        held, self._held = self._held, []
+                        self._rewind_rest(held, rewound)
                 self.output.poll()
             if self.txn is not None:
                 self._commit()
@@ -430,19 +437,18 @@ class Proxy:
         may have moved the partitions on, and librdkafka says so only when polled. Poll (timeout 0: rebalance
         callbacks run, an ``on_lost`` aborts) and commit only if every partition of the transaction is still
         assigned (Kafka's KIP-447 check refuses a stale commit too; not every broker makes it). Records the poll
-        fetched are sought back to, so they are read again in order."""
+        fetched are held for the loop's next turn (librdkafka drops those of a previous assignment)."""
         if self.clock() - self._last_poll <= self.config.session_timeout_s:
             return True
         gap = self.clock() - self._last_poll
         self._doing("polling the consumer for rebalances after a pause")
         generation, self._last_poll = self._generation, self.clock()
-        fetched = self.consumer.consume(self.policy.max_records, 0)
-        for msg in fetched:
+        for msg in self.consumer.consume(self.policy.max_records, 0):
             err = msg.error()
             if err is not None:
                 self._consumer_error(err, msg.topic())
-        if self._generation == generation:
-            self._rewind_rest(fetched, set())
+            else:
+                self._held.append(msg)
         mine = set(txn.audit.ranges) <= self._assigned
         if self.txn is txn and mine and self._generation == generation:
             return True
@@ -517,7 +523,7 @@ class Proxy:
                 if next_offset is not None:
                     tp.offset = next_offset
         consumer.assign(partitions)
-        self._generation += 1
+        self._generation, self._held = self._generation + 1, []
         self._assigned = {(tp.topic, tp.partition) for tp in partitions}
         self.metrics.assigned_partitions.set(len(self._assigned))
         self.health.ready = True
@@ -544,7 +550,7 @@ class Proxy:
     def _unassign(self, consumer: Consumer) -> None:
         """Forget everything about the partitions given up: their next owner may move them on."""
         consumer.unassign()
-        self._generation += 1
+        self._generation, self._held = self._generation + 1, []
         for topic, partition in self._assigned:
             with contextlib.suppress(KeyError):
                 self.metrics.consumer_lag.remove(topic, str(partition))
