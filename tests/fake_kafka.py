@@ -359,6 +359,7 @@ class FakeProducer:
         self._needs_abort = False
         self._fatal: KafkaError | None = None
         self._pending: list[tuple[Entry, DeliveryCb | None]] = []
+        self.timeouts: list[tuple[str, float]] = []  # (method, timeout) of every blocking call
 
     # -- error injection -------------------------------------------------------------------------
 
@@ -386,6 +387,7 @@ class FakeProducer:
     # -- the Producer API ------------------------------------------------------------------------
 
     def init_transactions(self, timeout: float = -1) -> None:
+        self.timeouts.append(("init_transactions", timeout))
         self._check("init_transactions")
         self._initialised = True
 
@@ -427,12 +429,14 @@ class FakeProducer:
         return len(served)
 
     def flush(self, timeout: float = -1) -> int:
+        self.timeouts.append(("flush", timeout))
         self.cluster.journal.append("flush")
         self.poll(0)
         return 0
 
     def send_offsets_to_transaction(self, offsets: list[TopicPartition], group_metadata: FakeGroupMetadata,
                                     timeout: float = -1) -> None:
+        self.timeouts.append(("send_offsets_to_transaction", timeout))
         self._check("send_offsets_to_transaction")
         if self._open is None or self._needs_abort:
             raise self._state_error("send_offsets_to_transaction outside a usable transaction")
@@ -441,6 +445,7 @@ class FakeProducer:
         self.cluster.journal.append("send_offsets_to_transaction")
 
     def commit_transaction(self, timeout: float = -1) -> None:
+        self.timeouts.append(("commit_transaction", timeout))
         self._check("commit_transaction")
         if self._open is None or self._needs_abort:
             raise self._state_error("commit_transaction without a committable transaction")
@@ -452,6 +457,7 @@ class FakeProducer:
         self.cluster.journal.append("commit_transaction")
 
     def abort_transaction(self, timeout: float = -1) -> None:
+        self.timeouts.append(("abort_transaction", timeout))
         self._check("abort_transaction")
         if self._open is None:
             raise self._state_error("abort_transaction without a transaction")

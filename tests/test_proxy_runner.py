@@ -121,12 +121,12 @@ class Rig:
 
     def __init__(self, *, same_cluster: bool = True, max_per_consume: int = 500, setup: MaskingSetup = SETUP,
                  source: FakeCluster | None = None, target: FakeCluster | None = None, partitions: int = 1,
-                 **config: Any) -> None:
+                 source_props: dict[str, Any] | None = None, **config: Any) -> None:
         self.source = source or FakeCluster("source")
         self.target = target or (self.source if same_cluster else FakeCluster("target", journal=self.source.journal))
         self.journal = self.source.journal
         cfg: dict[str, Any] = {
-            "source": {"bootstrap.servers": "prod:9092"},
+            "source": {"bootstrap.servers": "prod:9092", **(source_props or {})},
             "topics": [TOPIC],
             "routing": [{"match": r"[^.]+\.(.*)", "to": r"staging.\1"}],
             "policy": "unused.yaml",

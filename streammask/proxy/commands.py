@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import signal
 import sys
 import threading
 from pathlib import Path
@@ -20,6 +19,7 @@ from streammask.proxy.lag import lag_rows
 from streammask.proxy.metrics import Metrics
 from streammask.proxy.preflight import address, preflight
 from streammask.proxy.runner import Proxy
+from streammask.proxy.watchdog import Watchdog
 
 log = logging.getLogger("streammask.proxy")
 
@@ -89,19 +89,21 @@ def cmd_validate(args: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     config, policy_path = load_config(args.config)
     setup = _open(config, policy_path)
-    metrics, health = Metrics(), Health()
+    # /healthz says "stalled" at half the watchdog's timeout: a supervisor that probes it acts first
+    metrics, health = Metrics(), Health(stall_after_s=config.watchdog_timeout_s / 2)
     server = MetricsServer(config.metrics.host, config.metrics.port, metrics.registry, health,
                            f"metrics.port in {args.config}")
     server.start()
     stop = threading.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: stop.set())
+    watchdog = Watchdog(idle=health.idle, stall_s=config.watchdog_timeout_s, shutdown_s=config.shutdown_timeout_s)
+    watchdog.on_signals(stop)  # SIGTERM/SIGINT: stop gracefully, or exit 1 after shutdown_timeout_s
+    watchdog.start()
     log.info("starting", extra={"fields": {"instance": config.instance_id, "group": config.group_id,
                                            "metrics_port": server.port, "policy_sha256": setup.loaded.sha256,
                                            "key_id": setup.key.key_id, "delivery": config.delivery,
                                            "format": _wire(config, setup)}})
-    proxy = Proxy(config, setup, metrics, health)
     try:
+        proxy = Proxy(config, setup, metrics, health, watchdog=watchdog)
         proxy.prepare()
         proxy.run(stop)
     except StreamMaskError as exc:  # a blocked record (stop), an unrouted topic, failing transactions…
@@ -111,8 +113,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"error: Kafka: {exc.args[0].name()}: {exc.args[0].str()}", file=sys.stderr)
         return 1
     finally:
+        watchdog.stopping("the run ended")  # what is left (closing the server, the registry) is bounded too
         server.stop()
         setup.close()
+        watchdog.close()
     log.info("stopped cleanly", extra={"fields": {"instance": config.instance_id}})
     return 0
 

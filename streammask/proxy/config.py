@@ -160,6 +160,12 @@ class ProxyConfig(_Strict):
     broker_timeout_s: int = Field(default=120, ge=10)
     """A cluster (source or target) unreachable this long ends ``run`` (exit 1, naming it), so that a supervisor
     restarts it; while it is unreachable, ``/readyz`` is 503."""
+    shutdown_timeout_s: int = Field(default=30, ge=1)
+    """After SIGTERM/SIGINT (or an error), the process is gone within this long: gracefully (the open transaction
+    committed, the group left) when it can, otherwise it exits 1 naming what it was stuck in."""
+    watchdog_timeout_s: int = Field(default=180, ge=10)
+    """The loop not turning for this long ends ``run`` (exit 1, naming what it was stuck in); ``/healthz`` is 503
+    (``stalled``) from half of it. Give it more than ``transaction.timeout.ms``: one Kafka call may take that."""
     format: WireFormat = "json"
     """The records' wire format, keys and values: ``json`` (JsonConverter) or ``avro`` (AvroConverter)."""
     key_format: WireFormat | None = None
@@ -200,6 +206,10 @@ class ProxyConfig(_Strict):
         if "cooperative" in str(self.source.get("partition.assignment.strategy", "")):
             raise _At("cooperative rebalancing is not supported (a revoke must end the open transaction); "
                       "use range or roundrobin", "source", "partition.assignment.strategy")
+        if self.watchdog_timeout_s <= 2 * self.txn_timeout_s:
+            raise _At(f"watchdog_timeout_s ({self.watchdog_timeout_s}) must be more than twice the target's "
+                      f"transaction.timeout.ms ({self.txn_timeout_s:g} s): a commit may wait that long on each of two "
+                      "calls; raise it or lower transaction.timeout.ms", "watchdog_timeout_s")
         if self.quarantine_topic is not None and self.on_blocked != "skip":
             raise _At("quarantine_topic only applies with on_blocked: skip", "quarantine_topic")
         self._check_wire()
@@ -225,6 +235,17 @@ class ProxyConfig(_Strict):
     @property
     def target_props(self) -> KafkaProps:
         return self.target if self.target is not None else self.source
+
+    @property
+    def txn_timeout_s(self) -> float:
+        """The bound of each blocking call to the target producer: its ``transaction.timeout.ms`` (default 60 s)."""
+        return float(self.target_props.get("transaction.timeout.ms", 60_000)) / 1000
+
+    @property
+    def session_timeout_s(self) -> float:
+        """The source consumer's ``session.timeout.ms`` (default 10 s): a pause longer than it may have cost the
+        group membership."""
+        return float(self.source.get("session.timeout.ms", 10_000)) / 1000
 
     def route(self, topic: str) -> str | None:
         found = self._route(topic)

@@ -38,9 +38,13 @@ class Health:
     def beat(self) -> None:
         self._beat = self._clock()
 
+    def idle(self) -> float:
+        """Seconds since the loop last turned (``beat``)."""
+        return self._clock() - self._beat
+
     def dead(self) -> str | None:
         """Why the process is not alive (None: it is)."""
-        idle = self._clock() - self._beat
+        idle = self.idle()
         if idle >= self._stall_after:
             return f"stalled: the processing loop has not run for {idle:.0f} s"
         return next((why for why in (check() for check in self._liveness) if why), None)

@@ -38,7 +38,6 @@ from streammask.proxy import checkpoint
 from streammask.proxy.config import ProxyConfig
 from streammask.proxy.write_errors import kafka_error, unwritable
 
-TXN_TIMEOUT_S = 30.0
 COMMIT_ATTEMPTS = 5
 Headers = list[tuple[str, str | bytes | None]]
 
@@ -59,10 +58,15 @@ class Output:
         quarantine: Producer | None,
         sleep: Callable[[float], None] = time.sleep,
         keep_waiting: Callable[[], None] = lambda: None,
+        doing: Callable[[str], None] = lambda phase: None,
     ) -> None:
         """``keep_waiting``: called before waiting again on the target (a full queue, a commit retry); raises
-        to give up (``Outage.check``: a cluster unreachable for too long)."""
+        to give up (``Outage.check``: a cluster unreachable for too long). ``doing``: told each blocking step (the
+        watchdog names it if the process has to be ended in it). Every blocking call is bounded by the target's
+        ``transaction.timeout.ms`` (``txn_timeout_s``), never infinite."""
         self.config = config
+        self.timeout_s = config.txn_timeout_s
+        self._doing = doing
         self.producer = producer
         self.quarantine_producer = quarantine
         self.transactional = config.delivery == "transactional"
@@ -77,7 +81,8 @@ class Output:
     def start(self) -> None:
         """Fence older producers of this instance's transactional.id and abort their open transaction."""
         if self.transactional:
-            self.producer.init_transactions(TXN_TIMEOUT_S)
+            self._doing("initialising transactions")
+            self.producer.init_transactions(self.timeout_s)
 
     def begin(self) -> None:
         self._delivery_error = None
@@ -150,7 +155,8 @@ class Output:
             # before it is produced, or a crash between the two leaves an audit of records never written.
             self._flush_delivered()
         if self.transactional and cfg.same_cluster:
-            self.producer.send_offsets_to_transaction(tps, consumer.consumer_group_metadata(), TXN_TIMEOUT_S)
+            self._retried("sending offsets to the transaction", lambda: self.producer.send_offsets_to_transaction(
+                tps, consumer.consumer_group_metadata(), self.timeout_s))
         if not cfg.same_cluster:
             for (t, p), o in offsets.items():
                 self.producer.produce(
@@ -182,9 +188,11 @@ class Output:
     def abort(self) -> None:
         """Abort the open transaction (nothing to undo in at-least-once mode). Raises KafkaException."""
         if self.transactional:
-            self.producer.abort_transaction(TXN_TIMEOUT_S)
+            self._doing("aborting the transaction")
+            self.producer.abort_transaction(self.timeout_s)
 
     def close(self, timeout_s: float = 10.0) -> None:
+        self._doing("flushing the producer at close")
         self.producer.flush(timeout_s)
         if self.quarantine_producer is not None:
             self.quarantine_producer.flush(timeout_s)
@@ -192,9 +200,20 @@ class Output:
     # -- internals ----------------------------------------------------------------------------------
 
     def _commit_transaction(self) -> None:
+        try:
+            self._retried("committing the transaction", lambda: self.producer.commit_transaction(self.timeout_s))
+        except KafkaException:
+            self.producer.poll(0)  # the failed records' reports, if not served yet
+            self._raise_if_topic_failed()
+            raise
+
+    def _retried(self, phase: str, call: Callable[[], None]) -> None:
+        """A transactional call that librdkafka allows to repeat after a retriable error (a timeout): repeated,
+        with a backoff, while the target is not given up (``keep_waiting``), at most COMMIT_ATTEMPTS times."""
         for attempt in range(COMMIT_ATTEMPTS):
+            self._doing(phase if attempt == 0 else f"{phase} (attempt {attempt + 1})")
             try:
-                self.producer.commit_transaction(TXN_TIMEOUT_S)
+                call()
                 return
             except KafkaException as exc:
                 err = exc.args[0]
@@ -202,8 +221,6 @@ class Output:
                     self._keep_waiting()
                     self._sleep(0.5 * (attempt + 1))
                     continue
-                self.producer.poll(0)  # the failed records' reports, if not served yet
-                self._raise_if_topic_failed()
                 raise
 
     def _raise_if_topic_failed(self) -> None:
@@ -216,7 +233,8 @@ class Output:
             raise problem
 
     def _flush_delivered(self) -> None:
-        remaining = self.producer.flush(TXN_TIMEOUT_S)
+        self._doing("flushing records (at-least-once)")
+        remaining = self.producer.flush(self.timeout_s)
         self._raise_if_topic_failed()
         failed, self._delivery_error = self._delivery_error, None
         err = failed[0] if failed else None
@@ -231,7 +249,8 @@ class Output:
         transaction commits past them; otherwise they would be nowhere."""
         if self.quarantine_producer is None:
             return
-        remaining = self.quarantine_producer.flush(TXN_TIMEOUT_S)
+        self._doing("flushing the quarantine producer")
+        remaining = self.quarantine_producer.flush(self.timeout_s)
         err, self._quarantine_error = self._quarantine_error, None
         if remaining or err is not None:
             raise QuarantineFailed(

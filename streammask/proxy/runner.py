@@ -50,6 +50,7 @@ from streammask.proxy.outage import BrokerUnreachable, Outage, unreachable_at_st
 from streammask.proxy.output import Output
 from streammask.proxy.progress_log import ProgressLog
 from streammask.proxy.source_topics import SourceTopics
+from streammask.proxy.watchdog import Watchdog
 from streammask.proxy.write_errors import InstanceFenced, fenced, invalid_target, kafka_error
 from streammask.strategies.replace import build_pools
 
@@ -89,8 +90,12 @@ class Proxy:
         clients: KafkaClients | None = None,
         sleep: Callable[[float], None] = time.sleep,
         progress_every_s: float = 30.0,
+        watchdog: Watchdog | None = None,
     ) -> None:
+        """``watchdog``: told what the loop is doing and when it ends (``proxy.watchdog``)."""
         self.config = config
+        self.watchdog = watchdog
+        self._doing: Callable[[str], None] = watchdog.doing if watchdog is not None else lambda phase: None
         self.setup = setup
         self.metrics = metrics
         self.health = health
@@ -101,10 +106,11 @@ class Proxy:
                              config.broker_timeout_s, clock)
         clients = clients or KafkaClients.for_config(config, stats_cb=self._on_stats,
                                                      target_stats_cb=self._on_target_stats,
-                                                     error_cb=self.outage.on_error)
+                                                     error_cb=self._on_client_error)
         self.clients = clients
         self.consumer = clients.consumer
-        self.output = Output(config, clients.producer, clients.quarantine, sleep, keep_waiting=self.outage.check)
+        self.output = Output(config, clients.producer, clients.quarantine, sleep, keep_waiting=self._keep_waiting,
+                             doing=self._doing)
         self.source_topics = SourceTopics(config, lambda: self.consumer.list_topics(timeout=5.0).topics, clock)
         health.watch(ready=self.outage.unreachable, alive=lambda: str(dead) if (dead := self.outage.dead()) else None)
         health.watch(ready=self.source_topics.missing)
@@ -119,6 +125,10 @@ class Proxy:
         self._notes: dict[str, Any] = {}  # for the next audit record: what this start found (continuity)
         self._unannounced: set[str] = set()  # target topics to record under this key at the next commit
         self._announced_sources: set[str] = set()  # source topics whose target is recorded since the start
+        self._fence: KafkaError | None = None  # a fatal fencing error a client reported (error_cb)
+        self._last_poll = clock()  # when the consumer last served rebalance events (a fetch began)
+        self._generation = 0  # assignments seen: a change means the fetched records' assignment is gone
+        self._held: list[Message] = []  # records a poll before a commit fetched: processed at the next turn
         metrics.policy_info.labels(config.instance_id, config.group_id, setup.loaded.sha256, setup.key.key_id,
                                    setup.key.fingerprint).set(1)
 
@@ -214,19 +224,31 @@ class Proxy:
         try:
             while not stop.is_set():
                 self.health.beat()
-                self.outage.check()
+                self._keep_waiting()
                 self.source_topics.check()
                 self.progress.tick()
-                messages = fetch(self.consumer)
+                self._doing("fetching records")
+                messages, self._held = self._held, []
+                if not messages:
+                    self._last_poll = self.clock()
+                    messages = fetch(self.consumer)
+                generation = self._generation
+                self._doing("masking records")
                 for i, msg in enumerate(messages):
                     self._submit(msg)
                     if self.txn is not None and self.txn.records >= self.policy.max_records:
                         rewound = self._commit()
+                        if self._generation != generation:  # a rebalance before the commit: the rest is not ours
+                            break
                         if rewound is not None:  # aborted: the rest of this list is re-read after the rewind
-                            self._rewind_rest(messages[i + 1 :], rewound)
+                            held, self._held = self._held, []
+                            self._rewind_rest(messages[i + 1 :] + held, rewound)
                             break
                 if self.txn is not None and self.policy.due(self.txn.records, self.txn.started, self.clock()):
-                    self._commit()
+                    rewound = self._commit()
+                    if rewound is not None:
+                        held, self._held = self._held, []
+                        self._rewind_rest(held, rewound)
                 self.output.poll()
             if self.txn is not None:
                 self._commit()
@@ -237,7 +259,7 @@ class Proxy:
             raise
         except KafkaException as exc:
             err = kafka_error(exc)
-            problem = None if err is None else fenced(self.config, err, transactional_id(self.config))
+            problem = self._fenced(err)
             if problem is None:
                 self._abort("shutdown after an error")
                 raise
@@ -248,9 +270,30 @@ class Proxy:
             raise
         finally:
             self.health.ready = False
+            if self.watchdog is not None:  # the rest is bounded by shutdown_timeout_s
+                self.watchdog.stopping("the run ended" if ended_by is None else type(ended_by).__name__)
+            self._doing("leaving the group (consumer close)")
             self.consumer.close()  # leaves the group: revoke runs with nothing open
             self.output.close(0.0 if ended_by is not None else 10.0)  # nothing to wait for: all is re-read
             self.progress.log(final=True)
+
+    def _keep_waiting(self) -> None:
+        """Between turns and retries: give up on a fenced instance or a cluster unreachable for too long."""
+        if self._fence is not None:
+            problem = self._fenced(self._fence)
+            if problem is not None:
+                raise problem
+        self.outage.check()
+
+    def _fenced(self, err: KafkaError | None) -> InstanceFenced | None:
+        return None if err is None else fenced(self.config, err, transactional_id(self.config))
+
+    def _on_client_error(self, cluster: str, err: KafkaError) -> None:
+        """Every client's ``error_cb``: a fatal fencing error (confluent-kafka passes the underlying code) ends
+        the run at the loop's next turn or retry, whichever call it surfaced in or not."""
+        if err.fatal() and self._fenced(err) is not None and self._fence is None:
+            self._fence = err
+        self.outage.on_error(cluster, err)
 
     # -- per record ---------------------------------------------------------------------------------
 
@@ -283,7 +326,10 @@ class Proxy:
         code = err.code()
         if code == KafkaError._PARTITION_EOF:
             return
-        if err.fatal():
+        if err.fatal() or err.code() == KafkaError.FENCED_INSTANCE_ID:
+            problem = self._fenced(err) or (self._fenced(self._fence) if self._fence is not None else None)
+            if problem is not None:  # another process uses this instance_id: no abort, no retry
+                raise problem
             raise KafkaException(err)
         if code == KafkaError._ALL_BROKERS_DOWN:  # without an error_cb, librdkafka reports it here
             self.outage.down("source", err.str())
@@ -324,12 +370,16 @@ class Proxy:
         self.txn = Transaction(TransactionAudit(counts), self.clock())
         return self.txn
 
-    def _commit(self) -> set[tuple[str, int]] | None:
+    def _commit(self, in_callback: bool = False) -> set[tuple[str, int]] | None:
         """Commit the open transaction. On an abort, the consumer is rewound to the transaction's
-        first records; returns the partitions rewound then (None when committed)."""
+        first records; returns the partitions rewound then (None when committed). ``in_callback``: from a
+        rebalance callback (the consumer may not be polled there; its generation is current)."""
         txn = self.txn
         if txn is None:
             return None
+        if not in_callback and not self._still_assigned(txn):
+            return None
+        self._doing(f"committing transaction {self.audit_seq + 1} ({txn.records} records)")
         started = self.clock()
         offsets = txn.audit.next_offsets()
         record = build_record(
@@ -345,9 +395,10 @@ class Proxy:
         try:
             self.output.commit(offsets, record, self.consumer, targets)
         except KafkaException as exc:
-            err = exc.args[0]
-            problem = fenced(self.config, err, transactional_id(self.config)) if isinstance(err, KafkaError) else None
-            if problem is not None:  # not transient: another instance has this transactional.id now
+            err = kafka_error(exc)
+            problem = self._fenced(err) or self._fenced(self._fence)
+            if problem is not None:  # not transient: another instance has this transactional.id now; no abort
+                self.txn = None
                 raise problem from None
             if isinstance(err, KafkaError) and err.txn_requires_abort():
                 log.warning("transaction aborted; re-reading its records", extra={"fields": {"error": err.name()}})
@@ -381,6 +432,31 @@ class Proxy:
             self.consumer.commit(offsets=tps, asynchronous=True)  # for lag tools; checkpoints are the truth
         return None
 
+    def _still_assigned(self, txn: Transaction) -> bool:
+        """Before a commit after a pause longer than the session timeout (a stopped process, a long GC…): the group
+        may have moved the partitions on, and librdkafka says so only when polled. Poll (timeout 0: rebalance
+        callbacks run, an ``on_lost`` aborts) and commit only if every partition of the transaction is still
+        assigned (Kafka's KIP-447 check refuses a stale commit too; not every broker makes it). Records the poll
+        fetched are held for the loop's next turn (librdkafka drops those of a previous assignment)."""
+        if self.clock() - self._last_poll <= self.config.session_timeout_s:
+            return True
+        gap = self.clock() - self._last_poll
+        self._doing("polling the consumer for rebalances after a pause")
+        generation, self._last_poll = self._generation, self.clock()
+        for msg in self.consumer.consume(self.policy.max_records, 0):
+            err = msg.error()
+            if err is not None:
+                self._consumer_error(err, msg.topic())
+            else:
+                self._held.append(msg)
+        mine = set(txn.audit.ranges) <= self._assigned
+        if self.txn is txn and mine and self._generation == generation:
+            return True
+        log.warning("not committing a transaction after a pause: its partitions were reassigned meanwhile; they are "
+                    "re-read by their owner", extra={"fields": {"pause_s": round(gap, 1), "records": txn.records}})
+        self._abort("partitions reassigned during a pause")
+        return False
+
     def _publish_audit_sequence(self) -> None:
         self.metrics.audit_sequence.labels(self.config.instance_id, self.config.group_id).set(self.audit_seq)
 
@@ -404,10 +480,16 @@ class Proxy:
         if self.txn is None:
             return
         self.txn = None
+        if self._fenced(self._fence) is not None:
+            return  # a fenced producer cannot abort (the next owner's init_transactions did)
         try:
             self.output.abort()
         except KafkaException as exc:
-            log.error("abort failed", extra={"fields": {"why": why, "error": exc.args[0].name()}})
+            err = kafka_error(exc)
+            problem = self._fenced(err)
+            if problem is not None:
+                raise problem from None
+            log.error("abort failed", extra={"fields": {"why": why, "error": err.name() if err else str(exc)}})
             return
         self.metrics.transactions.labels("aborted").inc()
 
@@ -441,6 +523,7 @@ class Proxy:
                 if next_offset is not None:
                     tp.offset = next_offset
         consumer.assign(partitions)
+        self._generation, self._held = self._generation + 1, []
         self._assigned = {(tp.topic, tp.partition) for tp in partitions}
         self.metrics.assigned_partitions.set(len(self._assigned))
         self.health.ready = True
@@ -449,7 +532,7 @@ class Proxy:
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         if self.txn is not None:
             try:
-                self._commit()  # still in the old generation: the commit is valid
+                self._commit(in_callback=True)  # still in the old generation: the commit is valid
             except KafkaException as exc:
                 log.warning(
                     "commit on revoke failed; the new owner re-reads",
@@ -467,6 +550,7 @@ class Proxy:
     def _unassign(self, consumer: Consumer) -> None:
         """Forget everything about the partitions given up: their next owner may move them on."""
         consumer.unassign()
+        self._generation, self._held = self._generation + 1, []
         for topic, partition in self._assigned:
             with contextlib.suppress(KeyError):
                 self.metrics.consumer_lag.remove(topic, str(partition))

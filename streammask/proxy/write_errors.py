@@ -19,6 +19,8 @@ TOPIC_CODES = frozenset({
     KafkaError.TOPIC_AUTHORIZATION_FAILED,
 })
 FENCING_CODES = frozenset({KafkaError._FENCED, KafkaError.PRODUCER_FENCED, KafkaError.INVALID_PRODUCER_EPOCH})
+# A static group member (group.instance.id) that another member with the same id replaced.
+CONSUMER_FENCING_CODES = frozenset({KafkaError.FENCED_INSTANCE_ID})
 
 
 class TargetTopicUnwritable(StreamMaskError):
@@ -84,7 +86,16 @@ def unwritable(
 
 
 def fenced(config: ProxyConfig, err: KafkaError, transactional_id: str) -> InstanceFenced | None:
-    """A fencing error as what it means: another instance took over this instance's transactional.id."""
+    """A fencing error as what it means: another instance took over this instance's transactional.id (producer)
+    or its static group membership (consumer, ``FENCED_INSTANCE_ID``: in both delivery modes)."""
+    if err.code() in CONSUMER_FENCING_CODES or (
+            err.code() == KafkaError._FATAL and "fenced" in err.str().lower() and "consumer" in err.str().lower()):
+        lost = ("its open transaction was not committed" if config.delivery == "transactional"
+                else "the offsets of its open batch were not committed (the other instance re-reads them)")
+        return InstanceFenced(
+            f"this instance's consumer was fenced ({err.name()}): another instance with the same instance_id "
+            f"{config.instance_id!r} (its static membership of group {config.group_id!r}) joined; each instance "
+            f"needs its own instance_id (e.g. instance_id: ${{HOSTNAME}}); {lost}")
     if err.code() not in FENCING_CODES:
         return None
     return InstanceFenced(
