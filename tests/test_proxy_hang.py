@@ -7,12 +7,13 @@ from __future__ import annotations
 import pytest
 from confluent_kafka import KafkaError
 from fake_kafka import FakeMessage
-from test_proxy_runner import ABORTABLE, FENCED, GROUP, RETRIABLE, TOPIC, Rig, change, source_offsets
+from test_proxy_runner import ABORTABLE, GROUP, RETRIABLE, TOPIC, Rig, change, source_offsets
 
 from streammask.errors import ConfigError
 from streammask.proxy.config import ProxyConfig
 from streammask.proxy.write_errors import InstanceFenced
 
+FENCED = KafkaError(KafkaError._FENCED, "injected: fenced", fatal=True)
 CONSUMER_FENCED = KafkaError(KafkaError.FENCED_INSTANCE_ID, "Broker: Static consumer fenced by other consumer with "
                              "same group.instance.id", fatal=True)
 
