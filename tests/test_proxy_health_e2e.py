@@ -139,19 +139,18 @@ def test_a_target_topic_name_kafka_refuses_stops_run_naming_the_topic_and_route(
     src = unique_topic("src")
     create_topic(kafka_broker, src)
     produce(kafka_broker, src, customer_events(3))
-    match, to = f"({re.escape(src)})", r"masked/\1"
+    # legal characters, but over Kafka's 249 for this source topic: only checked when the record is routed (a
+    # `to` that can give no legal name at all is refused when the config loads: tests/test_proxy_config.py)
+    match, to = f"({re.escape(src)})", "m" * 240 + r".\1"
     doc = proxy_config(kafka_broker, [src], [(match, to)])
     del doc["topics"]
     doc["topic_pattern"] = re.escape(src)
     with run_proxy(tmp_path, doc) as proxy:
         code = proxy.wait_exit(START_S)
     assert code == 1, proxy.describe()
-    # librdkafka refuses the name itself (_UNKNOWN_TOPIC) or reports the broker's refusal (TOPIC_EXCEPTION)
-    assert re.fullmatch(
-        re.escape(f"error: target topic 'masked/{src}' is not a valid topic name (1 to 249 of a-z, A-Z, 0-9, '.', "
-                  "'_', '-') (") + "(_UNKNOWN_TOPIC|TOPIC_EXCEPTION)" + re.escape(
-            f"); it is the target of source topic {src} by routing[0] (match {match!r}, to {to!r}); correct the "
-            "route's `to`"), error_line(proxy)), proxy.describe()
+    line = error_line(proxy)
+    assert line.startswith("error: ") and f"maps source topic {src} to 'mmm" in line, proxy.describe()
+    assert "not a legal Kafka topic name" in line and "249" in line, line
 
 
 def test_two_instances_with_the_same_instance_id_the_first_is_fenced_and_says_why(
