@@ -13,6 +13,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tests.broker import LocalKafkaBroker, create_topic, free_port, unique_topic
 from tests.proxy_harness import (
     ProxyProcess,
@@ -154,6 +156,7 @@ def test_a_target_topic_name_kafka_refuses_stops_run_naming_the_topic_and_route(
             "route's `to`"), error_line(proxy)), proxy.describe()
 
 
+@pytest.mark.faults
 def test_two_instances_with_the_same_instance_id_the_first_is_fenced_and_says_why(
     kafka_broker: str, tmp_path: Path,
 ) -> None:

@@ -83,8 +83,22 @@ def unwritable(
     return TargetTopicUnwritable(f"target topic {target!r} {what} ({err.name()}); it is {origin}; {fix}")
 
 
+def _static_member_fenced(err: KafkaError) -> bool:
+    """The group refused this consumer: another member joined with its group.instance.id. librdkafka makes that
+    fatal and reports it as ``_FATAL`` ("Fatal consumer error: Broker: Static consumer fenced by other consumer
+    with same group.instance.id")."""
+    code = err.code()
+    return code == KafkaError.FENCED_INSTANCE_ID or (code == KafkaError._FATAL and "group.instance.id" in err.str())
+
+
 def fenced(config: ProxyConfig, err: KafkaError, transactional_id: str) -> InstanceFenced | None:
-    """A fencing error as what it means: another instance took over this instance's transactional.id."""
+    """A fencing error as what it means: another instance took over this instance's transactional.id, or its
+    group.instance.id (static membership) in the consumer group."""
+    if _static_member_fenced(err):
+        return InstanceFenced(
+            f"this instance was fenced from consumer group {config.group_id!r} ({err.name()}): another instance "
+            f"with the same instance_id {config.instance_id!r} (group.instance.id) joined it; each instance needs "
+            "its own instance_id (e.g. instance_id: ${HOSTNAME}); its open transaction was not committed")
     if err.code() not in FENCING_CODES:
         return None
     return InstanceFenced(
