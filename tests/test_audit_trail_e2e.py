@@ -20,7 +20,6 @@ import re
 from pathlib import Path
 
 import orjson
-import pytest
 from test_cli import PLANTED_IBAN, PLANTED_PAYEE, unknown_table_record
 
 from streammask.proxy.audit_record import GENESIS
@@ -59,7 +58,6 @@ def copy_topic(bootstrap: str, records: list[Record], partitions: int, prefix: s
     return topic
 
 
-@pytest.mark.faults
 def test_audit_verify_passes_after_kill_9_and_a_restart_and_fails_without_a_record(
     kafka_broker: str, tmp_path: Path
 ) -> None:

@@ -480,7 +480,6 @@ def covered_offsets(chain: Sequence[dict[str, Any]]) -> set[tuple[str, int, int]
     }
 
 
-@pytest.mark.faults
 @pytest.mark.parametrize(("delivery", "n_records"), [("transactional", 3000), ("at-least-once", 1500)])
 def test_kill_9_mid_stream_then_restart_loses_nothing(
     kafka_broker: str, tmp_path: Path, delivery: str, n_records: int
