@@ -17,7 +17,14 @@ Kafka. Known gaps - do not write tests that rely on these:
 - a new consumer group's first join waits about half of ``session.timeout.ms`` (use ~6000 ms);
 - records with a null or empty value are acknowledged but may never be delivered (no tombstones);
 - ``read_committed`` consumers still see records of aborted transactions;
-- ``offsets_for_times`` returns offset 0.
+- ``offsets_for_times`` returns offset 0;
+- end offsets (ListOffsets latest) count record batches, not records (see ``proxy_harness.produce``);
+- static membership (``group.instance.id``, KIP-345) is only half there. Measured with librdkafka, session.timeout.ms
+  6000: a static member that closed (librdkafka sends no LeaveGroup for one) is never expired, so its partitions
+  never move to the other members (none within 45 s, none within 90 s with streammask); a second live member
+  with the same ``group.instance.id`` is not fenced (no ``FENCED_INSTANCE_ID``: both hold the partitions); a
+  static member's first join waits the whole session.timeout.ms, not half of it. A full Kafka
+  (``STREAMMASK_TEST_BOOTSTRAP``) shows what static membership promises.
 
 If the broker cannot start, the fixture fails (never skips) and shows the tail of the broker's log. When
 a test that used the broker fails, the log tail is attached to that test's report too. The broker logs at

@@ -242,6 +242,7 @@ def test_checkpoints_without_key_ids_are_judged_by_the_groups_last_audit_record(
 
 
 @pytest.mark.parametrize("instance", ["i1", "i2"])
+@pytest.mark.faults
 def test_new_key_material_under_the_same_key_id_is_refused_naming_both_fingerprints(instance: str) -> None:
     """999 of 1,000 customer ids would get a second masked key in the target: the same refusal as a new key id."""
     first = ran("k1")

@@ -69,6 +69,10 @@ def source_consumer(config: ProxyConfig, stats_cb: StatsCb | None = None, error_
         auto_offset_reset=config.source.get("auto.offset.reset", "earliest"),
     )
     props["group.id"] = config.group_id
+    # Static membership (KIP-345): a restart within session.timeout.ms takes its partitions back without a
+    # rebalance, and the broker refuses a second live member with this id (FENCED_INSTANCE_ID). librdkafka
+    # sends no LeaveGroup for a static member: a stopped instance's partitions move after session.timeout.ms.
+    props["group.instance.id"] = config.instance_id
     props["isolation.level"] = "read_committed"
     props.setdefault("session.timeout.ms", 10_000)
     _callbacks(props, stats_cb, error_cb)

@@ -85,10 +85,18 @@ def unwritable(
     return TargetTopicUnwritable(f"target topic {target!r} {what} ({err.name()}); it is {origin}; {fix}")
 
 
+def _static_member_fenced(err: KafkaError) -> bool:
+    """The group refused this consumer: another member joined with its group.instance.id. librdkafka makes that
+    fatal and reports it as ``_FATAL`` ("Fatal consumer error: Broker: Static consumer fenced by other consumer
+    with same group.instance.id")."""
+    code = err.code()
+    return code == KafkaError.FENCED_INSTANCE_ID or (code == KafkaError._FATAL and "group.instance.id" in err.str())
+
+
 def fenced(config: ProxyConfig, err: KafkaError, transactional_id: str) -> InstanceFenced | None:
     """A fencing error as what it means: another instance took over this instance's transactional.id (producer)
     or its static group membership (consumer, ``FENCED_INSTANCE_ID``: in both delivery modes)."""
-    if err.code() in CONSUMER_FENCING_CODES or (
+    if err.code() in CONSUMER_FENCING_CODES or _static_member_fenced(err) or (
             err.code() == KafkaError._FATAL and "fenced" in err.str().lower() and "consumer" in err.str().lower()):
         lost = ("its open transaction was not committed" if config.delivery == "transactional"
                 else "the offsets of its open batch were not committed (the other instance re-reads them)")
