@@ -627,6 +627,35 @@ def test_assignment_sets_readiness_and_the_partition_gauge() -> None:
     assert rig.health.ready is False  # after the run ends
 
 
+def test_readiness_ends_with_the_partitions_a_revoke_or_loss_takes() -> None:
+    """/readyz means partitions are assigned: after a revoke or a loss, not ready until they come back."""
+    rig = Rig()
+    rig.write(change(0))
+    seen: list[tuple[bool, str | None]] = []
+
+    def look() -> None:
+        seen.append((rig.health.ready, rig.health.not_ready()))
+
+    def revoke_then_look() -> None:  # (the fake re-assigns in the same fetch, after its hook)
+        rig.consumer.revoke()
+        look()
+
+    rig.consumer.then(lambda: None, look, revoke_then_look)  # the first fetch assigns
+    rig.run()
+    assert seen[0] == (True, None)
+    assert seen[1] == (False, "no partitions assigned")
+    rig2 = Rig()
+    rig2.write(change(0))
+    seen2: list[bool] = []
+    def lose_then_look() -> None:
+        rig2.consumer.lose()
+        seen2.append(rig2.health.ready)
+
+    rig2.consumer.then(lambda: None, lambda: seen2.append(rig2.health.ready), lose_then_look)
+    rig2.run()
+    assert seen2 == [True, False]
+
+
 # -- delivery modes, shutdown, routing ---------------------------------------------------------------------
 
 

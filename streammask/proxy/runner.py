@@ -526,7 +526,7 @@ class Proxy:
         self._generation, self._held = self._generation + 1, []
         self._assigned = {(tp.topic, tp.partition) for tp in partitions}
         self.metrics.assigned_partitions.set(len(self._assigned))
-        self.health.ready = True
+        self.health.ready = bool(self._assigned)  # /readyz: 200 means partitions are assigned
         log.info("partitions assigned", extra={"fields": {"partitions": sorted(f"{t}/{p}" for t, p in self._assigned)}})
 
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
@@ -557,6 +557,7 @@ class Proxy:
         self._assigned = set()
         self._committed_next.clear()
         self.metrics.assigned_partitions.set(0)
+        self.health.ready = False
 
     # -- checkpoints and lag ------------------------------------------------------------------------
 
