@@ -331,9 +331,6 @@ def test_full_kafka_a_second_static_member_with_the_same_instance_id_fences_the_
 # -- the broker killed mid-commit ------------------------------------------------------------------
 
 
-@pytest.mark.skip(reason="open (issue 12): measured on Tansu with the bounded calls and the watchdog in: the proxy "
-                  "does not exit within broker_timeout_s (10) + 30 s when its only broker is killed mid-commit (the "
-                  "main thread waits in a transactional call bounded by transaction.timeout.ms, retried)")
 @pytest.mark.parametrize("delivery", MODES)
 def test_the_broker_killed_mid_commit_ends_the_run_in_bounded_time_naming_it(
     tmp_path: Path, delivery: str

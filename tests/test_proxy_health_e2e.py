@@ -37,7 +37,9 @@ def json_lines(proxy: ProxyProcess) -> list[dict[str, Any]]:
 
 def error_line(proxy: ProxyProcess) -> str:
     """The ``error: …`` line ``run`` ends with."""
-    return next(line for line in reversed(proxy.stderr().splitlines()) if line.startswith("error: "))
+    lines = [line for line in reversed(proxy.stderr().splitlines()) if line.startswith("error: ")]
+    assert lines, proxy.describe()
+    return lines[0]
 
 
 def seconds(ts: str) -> float:
@@ -156,9 +158,6 @@ def test_a_target_topic_name_kafka_refuses_stops_run_naming_the_topic_and_route(
 
 
 @pytest.mark.faults
-@pytest.mark.skip(reason="open (issue 12): with static membership Tansu gives both members every partition "
-                  "(tests/broker.py), so the fence meets the first instance in a produce; measured: a fatal _FENCED "
-                  "surfacing inside Output.close's flush ends the run with a SystemError traceback, not InstanceFenced")
 def test_two_instances_with_the_same_instance_id_the_first_is_fenced_and_says_why(
     kafka_broker: str, tmp_path: Path,
 ) -> None:

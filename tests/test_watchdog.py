@@ -84,6 +84,34 @@ def test_a_shutdown_that_does_not_finish_in_shutdown_timeout_s_exits_1_naming_wh
     ) in capsys.readouterr().err
 
 
+def test_a_failing_liveness_check_the_main_thread_cannot_act_on_ends_the_process_after_a_grace() -> None:
+    """A cluster unreachable past broker_timeout_s: the loop ends the run itself when it can; when it is
+    blocked in a Kafka call the watchdog does, 5 s later, with the same reason and what it was stuck in."""
+    clock, exits = Clock(), []
+    health = Health(clock=clock)
+    why: list[str | None] = [None]
+    health.watch(alive=lambda: why[0])
+    dog = Watchdog(idle=health.idle, stall_s=180, shutdown_s=30, clock=clock, exit=exits.append,
+                   failing=health.failing)
+    dog.doing("sending offsets to the transaction")
+    dog.tick()
+    why[0] = "source cluster (k:9092) unreachable for 120 s, longer than broker_timeout_s (120): down"
+    dog.tick()
+    clock.now += 3
+    health.beat()  # the failing check counts even while the loop turns
+    why[0] = None  # ...and a recovery resets the grace
+    dog.tick()
+    why[0] = "source cluster (k:9092) unreachable for 125 s, longer than broker_timeout_s (120): down"
+    dog.tick()
+    clock.now += 4.9
+    dog.tick()
+    assert exits == []
+    clock.now += 0.1
+    dog.tick()
+    assert exits == [1]
+    assert dog.fired == (f"{why[0]}; stuck sending offsets to the transaction, so the watchdog ends the process")
+
+
 def test_during_a_shutdown_only_its_deadline_counts() -> None:
     clock, _, dog, exits = rig(stall_s=20, shutdown_s=30)
     dog.stopping("SIGTERM")

@@ -95,7 +95,8 @@ def cmd_run(args: argparse.Namespace) -> int:
                            f"metrics.port in {args.config}")
     server.start()
     stop = threading.Event()
-    watchdog = Watchdog(idle=health.idle, stall_s=config.watchdog_timeout_s, shutdown_s=config.shutdown_timeout_s)
+    watchdog = Watchdog(idle=health.idle, stall_s=config.watchdog_timeout_s, shutdown_s=config.shutdown_timeout_s,
+                        failing=health.failing)
     watchdog.on_signals(stop)  # SIGTERM/SIGINT: stop gracefully, or exit 1 after shutdown_timeout_s
     watchdog.start()
     log.info("starting", extra={"fields": {"instance": config.instance_id, "group": config.group_id,

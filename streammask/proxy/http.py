@@ -42,6 +42,11 @@ class Health:
         """Seconds since the loop last turned (``beat``)."""
         return self._clock() - self._beat
 
+    def failing(self) -> str | None:
+        """Why a liveness check fails (a cluster unreachable past broker_timeout_s), not counting a stalled
+        loop: what the watchdog ends the process for when the main thread cannot (blocked in a Kafka call)."""
+        return next((why for why in (check() for check in self._liveness) if why), None)
+
     def dead(self) -> str | None:
         """Why the process is not alive (None: it is)."""
         idle = self.idle()

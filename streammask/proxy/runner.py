@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import sys
 import threading
 import time
 from collections import Counter
@@ -274,7 +275,10 @@ class Proxy:
                 self.watchdog.stopping("the run ended" if ended_by is None else type(ended_by).__name__)
             self._doing("leaving the group (consumer close)")
             self.consumer.close()  # leaves the group: revoke runs with nothing open
-            self.output.close(0.0 if ended_by is not None else 10.0)  # nothing to wait for: all is re-read
+            if ended_by is None and sys.exc_info()[1] is None:
+                self.output.close(10.0)
+            # else nothing to wait for (all is re-read), and a flush would serve delivery callbacks while the
+            # client is failing (fenced): confluent-kafka then raises SystemError in the callback
             self.progress.log(final=True)
 
     def _keep_waiting(self) -> None:

@@ -41,8 +41,13 @@ class Watchdog:
         clock: Callable[[], float] = time.monotonic,
         exit: Callable[[int], None] = os._exit,  # noqa: A002 (the process's exit, injectable)
         interval_s: float = 1.0,
+        failing: Callable[[], str | None] = lambda: None,
+        failing_grace_s: float = 5.0,
     ) -> None:
         self._idle = idle
+        self._failing = failing
+        self._failing_grace = failing_grace_s
+        self._failing_since: float | None = None
         self.stall_s = stall_s
         self.shutdown_s = shutdown_s
         self._clock = clock
@@ -81,6 +86,15 @@ class Watchdog:
             self._fire(f"shutdown ({self._why}) did not finish within shutdown_timeout_s ({self.shutdown_s:g} s), "
                        f"stuck {self._phase}; exiting without finishing it (an open transaction is aborted by the "
                        "broker or the next start)")
+            return
+        failing = self._failing()
+        if failing is None:
+            self._failing_since = None
+        elif self._failing_since is None:
+            self._failing_since = now
+        elif now - self._failing_since >= self._failing_grace:
+            # the main loop ends the run itself when it can; still here: it is blocked in a Kafka call
+            self._fire(f"{failing}; stuck {self._phase}, so the watchdog ends the process")
             return
         idle = self._idle()
         if self._stop_at is None and idle >= self.stall_s:
