@@ -213,7 +213,9 @@ def test_any_raw_value_copied_into_any_carrier_blocks(column: str, raw: str, pre
         return  # the value itself cannot be masked (e.g. replace refuses an address-shaped value)
     assert isinstance(out, Blocked), f"{column} copied into {carrier} passed"
     assert out.reason.column == column
-    vocabulary = out.reason.describe().replace(out.reason.detail, LeakFound("x", "y").describe())
+    detail = out.reason.detail
+    where = detail[detail.index("(") + 1:detail.rindex(")")]  # field paths: structure, e.g. "value field after.copy"
+    vocabulary = out.reason.describe().replace(detail, LeakFound("x", where).describe())
     assert raw not in out.reason.describe() or raw in vocabulary  # streammask's own words, not the value
 
 
