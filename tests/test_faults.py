@@ -343,9 +343,11 @@ def test_the_broker_killed_mid_commit_ends_the_run_in_bounded_time_naming_it(
     tmp_path: Path, delivery: str
 ) -> None:
     """The only broker (source and target) is killed -9 while a backlog is committed batch after batch; the
-    proxy exits 1 within broker_timeout_s plus a bound, naming the cluster, with no raw value in its logs;
-    SIGTERM in the outage
-    is also bounded. (Tansu keeps its data in memory: nothing to resume from after, so no oracle here.)"""
+    proxy exits 1 within a bound from its config, with no raw value in its logs. When librdkafka reports the
+    outage, after broker_timeout_s (+ the watchdog's 5 s grace), naming the cluster; when it does not (the main
+    thread blocked in a transactional call serves no error callback: seen in CI), after watchdog_timeout_s,
+    naming the call it is stuck in. (Tansu keeps its data in memory: nothing to resume from after, so no
+    oracle here.)"""
     broker = LocalKafkaBroker(tmp_path / "broker.log").start()
     try:
         src, out = unique_topic("src"), unique_topic("out")
@@ -353,7 +355,8 @@ def test_the_broker_killed_mid_commit_ends_the_run_in_bounded_time_naming_it(
         create_topic(broker.bootstrap, out, 2)
         records = customer_events(2000, partitions=2)
         doc = proxy_config(broker.bootstrap, [src], [(re.escape(src), out)], max_records=5, max_ms=20,
-                           delivery=delivery, broker_timeout_s=10)
+                           delivery=delivery, broker_timeout_s=10, watchdog_timeout_s=25)
+        doc["source"]["transaction.timeout.ms"] = 10_000  # bounds each call; the watchdog must exceed twice it
         produce(broker.bootstrap, src, records)  # a backlog of 400 commits: a kill lands in one
         with run_proxy(tmp_path, doc) as proxy:
             proxy.wait_ready(START_S)
@@ -368,6 +371,8 @@ def test_the_broker_killed_mid_commit_ends_the_run_in_bounded_time_naming_it(
         broker.stop()
     print(f"{delivery}: exit {code} {took:.1f} s after the broker was killed")
     assert code == 1, proxy.describe()
-    assert f"({broker.bootstrap}) unreachable" in error_line(proxy), proxy.describe()
+    line = error_line(proxy)
+    assert f"({broker.bootstrap}) unreachable" in line or (
+        "the processing loop has not turned" in line and "stuck " in line), proxy.describe()
     secrets = sensitive_strings(records, POLICY)
     assert not [s for s in secrets if s in proxy.stderr() or s in proxy.stdout()]
