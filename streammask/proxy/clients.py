@@ -106,19 +106,39 @@ def quarantine_producer(config: ProxyConfig, error_cb: ErrorCb | None = None) ->
     return Producer(props)
 
 
+def groupless_reader(props: KafkaProps, group_id: str, offset_reset: str = "earliest") -> dict[str, Any]:
+    """Consumer properties for reading with ``assign()`` only: committed data, no offsets committed. (librdkafka
+    wants a ``group.id`` even then; this one is never joined.) ``offset_reset``: ``error`` where an offset that
+    retention deleted must not be skipped silently."""
+    out = client_props(props, "consumer")
+    out["group.id"] = group_id
+    out["enable.auto.commit"] = False
+    out["isolation.level"] = "read_committed"
+    out["auto.offset.reset"] = offset_reset
+    return out
+
+
 def target_reader(config: ProxyConfig, scan: bool = False) -> Consumer:
     """A groupless reader of the target cluster (checkpoints, audit verify), committed data only.
     ``scan``: for reading whole topics to their end: an event at each partition's end (how a scan knows
     it read everything) and short fetch waits (so that end is seen soon)."""
-    props = client_props(config.target_props, "consumer")
-    props["group.id"] = f"streammask-{config.group_id}-{config.instance_id}-reader"
-    props["enable.auto.commit"] = False
-    props["isolation.level"] = "read_committed"
-    props["auto.offset.reset"] = "earliest"
+    props = groupless_reader(config.target_props, f"streammask-{config.group_id}-{config.instance_id}-reader")
     if scan:
         props["enable.partition.eof"] = True
         props.setdefault("fetch.wait.max.ms", 50)
     return Consumer(props)
+
+
+def read_target_topic(
+    config: ProxyConfig, topic: str, last: int | None = None
+) -> list[tuple[bytes | None, bytes | None]]:
+    """Every (key, value) of a topic on the target cluster up to its end as of now (``last``: per partition,
+    only the last ones), with a reader opened and closed for it."""
+    reader = target_reader(config)
+    try:
+        return read_to_end(reader, topic, last=last)
+    finally:
+        reader.close()
 
 
 def fetch(consumer: Consumer, max_records: int = 500, wait_s: float = 0.1) -> list[Message]:
@@ -230,13 +250,6 @@ class KafkaClients:
     ) -> KafkaClients:
         """``stats_cb``: the source consumer's statistics; ``target_stats_cb``: the target producer's;
         ``error_cb(cluster, error)``: every client's errors, by cluster (``source`` or ``target``)."""
-        def read_target(topic: str, last: int | None = None) -> list[tuple[bytes | None, bytes | None]]:
-            reader = target_reader(config)
-            try:
-                return read_to_end(reader, topic, last=last)
-            finally:
-                reader.close()
-
         def on_error(cluster: str) -> ErrorCb | None:
             return None if error_cb is None else lambda err: error_cb(cluster, err)
 
@@ -244,7 +257,7 @@ class KafkaClients:
             consumer=source_consumer(config, stats_cb=stats_cb, error_cb=on_error("source")),
             producer=target_producer(config, stats_cb=target_stats_cb, error_cb=on_error("target")),
             quarantine=quarantine_producer(config, error_cb=on_error("source")) if config.quarantine_topic else None,
-            read_checkpoints=lambda: read_target(config.checkpoint_topic),
+            read_checkpoints=lambda: read_target_topic(config, config.checkpoint_topic),
             ensure_own_topics=lambda wanted: ensure_topics(admin(config.target_props), wanted),
-            read_audit_tail=lambda n: read_target(config.audit_topic, n),
+            read_audit_tail=lambda n: read_target_topic(config, config.audit_topic, n),
         )

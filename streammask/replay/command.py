@@ -36,7 +36,7 @@ from streammask.outcome import Coordinates, SourceRecord, Unreadable
 from streammask.pipeline import SOURCE_HEADERS, LineSink
 from streammask.progress import Progress
 from streammask.proxy.checkpoint import CheckpointState
-from streammask.proxy.clients import admin, client_props, read_to_end, target_reader
+from streammask.proxy.clients import admin, groupless_reader, read_target_topic
 from streammask.proxy.config import ProxyConfig, load_config
 from streammask.proxy.continuity import KeyChanged, check_key
 from streammask.replay.digest import OutputDigests
@@ -141,11 +141,7 @@ def _check_key(config: ProxyConfig, setup: MaskingSetup, targets: set[str]) -> s
     """As ``run`` at start (the same ``check_key``): refuse (``KeyChanged``) to write target topics last written
     under another key id or key material unless the config's ``key_rotation`` acknowledges it. Returns the
     targets to record the key for."""
-    reader = target_reader(config)
-    try:
-        state = CheckpointState.of(config.group_id, read_to_end(reader, config.checkpoint_topic))
-    finally:
-        reader.close()
+    state = CheckpointState.of(config.group_id, read_target_topic(config, config.checkpoint_topic))
     found = check_key(group=config.group_id, key_id=setup.key.key_id, targets=targets, written=state.targets,
                       rotation=config.key_rotation, key_fingerprint=setup.key.fingerprint)
     if found is not None:
@@ -303,7 +299,5 @@ def _source_of(record: SourceRecord) -> Coordinates | None:
 
 def _target_consumer(config: ProxyConfig) -> Consumer:
     """A groupless read_committed reader of the target cluster, for the offsets a replay wrote."""
-    props = client_props(config.target_props, "consumer")
-    props.update({"group.id": f"streammask-replay-verify-{config.group_id}", "enable.auto.commit": False,
-                  "isolation.level": "read_committed", "auto.offset.reset": "error"})
-    return Consumer(props)
+    return Consumer(groupless_reader(config.target_props, f"streammask-replay-verify-{config.group_id}",
+                                     offset_reset="error"))

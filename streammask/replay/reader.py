@@ -17,7 +17,7 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 
 from streammask.errors import StreamMaskError
 from streammask.outcome import SourceRecord
-from streammask.proxy.clients import client_props, source_record
+from streammask.proxy.clients import groupless_reader, source_record
 from streammask.proxy.config import ProxyConfig
 from streammask.replay.ranges import Ranges
 
@@ -38,14 +38,10 @@ class ReplayStalled(StreamMaskError):
 
 
 def range_consumer(config: ProxyConfig) -> Consumer:
-    """A groupless ``read_committed`` reader of the source cluster: assign() only, no offsets committed.
-    (librdkafka wants a group.id even for assign(); this one is never joined.)"""
-    props: dict[str, Any] = client_props(config.source, "consumer")
-    props["group.id"] = f"streammask-replay-{config.group_id}"
-    props["enable.auto.commit"] = False
+    """A groupless ``read_committed`` reader of the source cluster: assign() only, no offsets committed."""
+    # an offset that retention deleted is an error, not a silent jump
+    props = groupless_reader(config.source, f"streammask-replay-{config.group_id}", offset_reset="error")
     props["enable.auto.offset.store"] = False
-    props["isolation.level"] = "read_committed"
-    props["auto.offset.reset"] = "error"  # an offset retention deleted is an error, not a silent jump
     # One partition is read at a time and masking is the slow side: a 16 MB prefetch keeps the fetcher ahead
     # without librdkafka's default 64 MB (1 GB for a whole topic) in memory. The config may set its own.
     props.setdefault("queued.max.messages.kbytes", 16_384)
