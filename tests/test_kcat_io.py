@@ -1,5 +1,6 @@
-"""The kcat -J line reader and writer: exactly kcat's shape is read (and written back as it was); any other
-line is refused with a reason that names a field, never a value.
+"""The kcat -J line reader and writer: exactly kcat's shape is read (and written back as it was), plus
+streammask's lossless ``key_b64``/``payload_b64`` form (test_kcat_line_form.py); any other line is refused
+with a reason that names a field, never a value.
 
 kcat's shape, from its writer (edenhill/kcat, json.c ``fmt_msg_output_json``): topic, partition, offset,
 tstype and ts (together, when the record has a timestamp), broker, headers (a flat [name, value, …] list,
@@ -23,6 +24,8 @@ from streammask.outcome import SourceRecord
 PROPS = settings(max_examples=300, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
 
 KCAT_FIELDS = ("topic", "partition", "offset", "tstype", "ts", "broker", "headers", "key", "payload")
+# streammask's own lossless form of key and payload (base64 of the bytes): read too, tested in test_kcat_line_form.py.
+LOSSLESS_FIELDS = ("key_b64", "payload_b64")
 REQUIRED = ("topic", "partition", "offset", "key", "payload")
 INT32_MAX, INT64_MAX = 2**31 - 1, 2**63 - 1
 
@@ -113,8 +116,8 @@ def test_a_record_holds_only_typed_fields() -> None:
 
 
 @PROPS
-@given(kcat_lines(), st.text(min_size=1, max_size=20).filter(lambda n: n not in KCAT_FIELDS), json_values,
-       st.integers(0, 20))
+@given(kcat_lines(), st.text(min_size=1, max_size=20).filter(lambda n: n not in KCAT_FIELDS + LOSSLESS_FIELDS),
+       json_values, st.integers(0, 20))
 def test_a_line_with_any_field_kcat_does_not_write_is_refused_without_its_value(
     doc: dict[str, Any], name: str, value: Any, position: int
 ) -> None:
