@@ -20,4 +20,4 @@ def other_key() -> MasterKey:
     return MasterKey(OTHER_KEY_BYTES, "other")
 
 
-pytest_plugins = ["tests.broker", "tests.fake_registry", "tests.qa_db", "tests.local_postgres", "tests.fake_connect"]
+pytest_plugins = ["tests.broker", "tests.fake_registry", "tests.qa_db", "tests.fake_connect"]

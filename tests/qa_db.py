@@ -7,6 +7,10 @@ Registered from ``tests/conftest.py`` (``pytest_plugins``). It provides:
   superuser ``postgres``) listening on a unix socket only, in a temp dir, stopped at the end of the session.
   initdb and postgres refuse to run as root: when the tests run as root (CI does) both run as the ``postgres``
   system user (``subprocess``'s ``user=``/``group=``), and the temp dir is that user's;
+- ``kit_postgres`` (module): another such cluster for the Docker kit's init scripts, which need what the
+  compose file's postgres image has: logical decoding, PostgreSQL 15 or later, and real passwords
+  (``postgres`` logs in without one over the socket, as the image's init scripts do; every other role
+  with SCRAM, so a test proves a role's password is the secret the kit hands to Kafka Connect);
 - ``connect(server)``: a psycopg connection (autocommit: transactions are explicit);
 - ``create_shop_schema(conn, schema)``: the QA DDL of ``public.customers``/``addresses``/``orders``;
 - ``row_counts``, ``orphans``, ``join_profile``, ``table_rows``, ``column_values``: what the acceptance test
@@ -24,6 +28,7 @@ import atexit
 import contextlib
 import os
 import pwd
+import re
 import shutil
 import signal
 import subprocess
@@ -100,6 +105,10 @@ class PgServer:
 
     bindir: Path
     log_path: Path
+    hba: str | None = None
+    """pg_hba.conf's text, when not initdb's (trust for every local connection)."""
+    settings: dict[str, str] = field(default_factory=dict)
+    """Settings on top of ``SERVER_SETTINGS``."""
     root: Path = field(default_factory=Path)
     """The temp dir holding the data dir and the socket dir (owned by the user the server runs as)."""
     process: subprocess.Popen[bytes] | None = None
@@ -120,6 +129,37 @@ class PgServer:
 
     def conninfo(self, dbname: str = "postgres") -> dict[str, Any]:
         return {"host": str(self.socket_dir), "port": PORT, "user": PG_USER, "dbname": dbname}
+
+    def version(self) -> tuple[str, int]:
+        """``postgres --version``'s line and the major version it names (0 when it names none)."""
+        line = subprocess.run([str(self.bindir / "postgres"), "--version"], capture_output=True, text=True,
+                              timeout=30).stdout.strip()
+        major = re.search(r"(\d+)\.", line)
+        return line, int(major.group(1)) if major else 0
+
+    def env(self, **extra: str) -> dict[str, str]:
+        """For a client of this server: no PG* variable from the developer's shell, its socket as PGHOST."""
+        base = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
+        return {**base, "PGHOST": str(self.socket_dir), "PGPORT": str(PORT), **extra}
+
+    def run(self, args: list[str], env: dict[str, str] | None = None, check: bool = True,
+            ) -> subprocess.CompletedProcess[str]:
+        """A client program, as the server's user (its socket and files are that user's)."""
+        proc = subprocess.run(args, env=env or self.env(), capture_output=True, text=True, timeout=60,
+                              **self._user_args())
+        if check and proc.returncode != 0:
+            raise AssertionError(f"{args[0]} failed ({proc.returncode}): {proc.stderr}")
+        return proc
+
+    def psql(self, sql: str, db: str = "postgres", user: str = PG_USER, password: str | None = None,
+             check: bool = True) -> subprocess.CompletedProcess[str]:
+        """One statement through psql (tuples only, unaligned): stdout holds the rows."""
+        env = self.env(**({"PGPASSWORD": password} if password is not None else {}))
+        return self.run([str(self.bindir / "psql"), "-X", "-v", "ON_ERROR_STOP=1", "-At", "-U", user, "-d", db,
+                         "-c", sql], env=env, check=check)
+
+    def query(self, sql: str, db: str = "postgres", user: str = PG_USER, password: str | None = None) -> str:
+        return self.psql(sql, db, user, password).stdout.strip()
 
     def alive(self) -> bool:
         return self.process is not None and self.process.poll() is None
@@ -157,9 +197,15 @@ class PgServer:
             self._fail(f"initdb could not run: {type(exc).__name__}: {exc}")
         if code != 0:
             self._fail(f"initdb exited with code {code}")
+        if self.hba is not None:
+            hba = self.data_dir / "pg_hba.conf"
+            hba.write_text(self.hba)
+            if self.as_user is not None:
+                entry = pwd.getpwnam(self.as_user)
+                os.chown(hba, entry.pw_uid, entry.pw_gid)
         command = [str(self.bindir / "postgres"), "-D", str(self.data_dir), "-p", str(PORT),
                    "-c", f"unix_socket_directories={self.socket_dir}"]
-        for name, value in SERVER_SETTINGS.items():
+        for name, value in {**SERVER_SETTINGS, **self.settings}.items():
             command += ["-c", f"{name}={value}"]
         self._note(command)
         self.process = subprocess.Popen(
@@ -247,12 +293,13 @@ def connect(server: PgServer) -> psycopg.Connection[Any]:
 
 # -- pytest fixtures and hooks ------------------------------------------------------------------------
 
-_running: PgServer | None = None
+_running: dict[str, PgServer] = {}
+"""The servers up, by the fixture that started them."""
 
 
 def _stop_at_exit() -> None:
-    if _running is not None:
-        _running.stop()
+    for server in list(_running.values()):
+        server.stop()
 
 
 atexit.register(_stop_at_exit)
@@ -264,9 +311,8 @@ def _unavailable(reason: str) -> None:
     pytest.skip(reason)
 
 
-@pytest.fixture(scope="session")
-def qa_postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PgServer]:
-    global _running
+def _installed_bindir() -> Path:
+    """The server binaries, and what running them here needs; skips (or fails, when required) without."""
     try:
         import psycopg  # noqa: F401
 
@@ -282,30 +328,59 @@ def qa_postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PgServer]:
         _unavailable("psycopg is not installed: pip install -e '.[test]'")
     except PostgresUnavailable as exc:
         _unavailable(str(exc))
-    server = PgServer(bindir, tmp_path_factory.mktemp("postgres") / "postgres.log")
+    return bindir
+
+
+def _serve(name: str, server: PgServer) -> Iterator[PgServer]:
+    """Starts ``server`` for the fixture ``name``; an installed server that does not start fails, never skips."""
     failure: str | None = None
     try:
         server.start()
     except PostgresStartError as exc:
         failure = str(exc)
     if failure is not None:
-        pytest.fail(failure, pytrace=False)  # installed but broken: fail, never skip
-    _running = server
+        pytest.fail(failure, pytrace=False)
+    _running[name] = server
     try:
         yield server
     finally:
-        _running = None
+        _running.pop(name, None)
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def qa_postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PgServer]:
+    bindir = _installed_bindir()
+    yield from _serve("qa_postgres", PgServer(bindir, tmp_path_factory.mktemp("postgres") / "postgres.log"))
+
+
+KIT_HBA = "local all postgres trust\nlocal all all scram-sha-256\n"
+"""As the compose file's postgres image: the superuser over the socket without a password, every other role
+with its password."""
+KIT_MIN_MAJOR = 15  # psql's \getenv and the role settings the kit's init scripts use
+
+
+@pytest.fixture(scope="module")
+def kit_postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PgServer]:
+    server = PgServer(_installed_bindir(), tmp_path_factory.mktemp("kit-postgres") / "postgres.log", hba=KIT_HBA,
+                      settings={"wal_level": "logical"})
+    line, major = server.version()
+    if major < KIT_MIN_MAJOR:
+        pytest.skip(f"the kit's init scripts need PostgreSQL {KIT_MIN_MAJOR} or later (the compose file runs 16); "
+                    f"found {line}")
+    yield from _serve("kit_postgres", server)
 
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
     outcome = yield
     report = outcome.get_result()  # type: ignore[attr-defined]
-    server = _running
-    if report.failed and server is not None and "qa_postgres" in getattr(item, "fixturenames", ()):
-        state = "running" if server.alive() else "NOT running"
-        report.sections.append((f"postgresql log ({state}; {server.log_path})", server.log_tail()))
+    if not report.failed:
+        return
+    for name, server in list(_running.items()):
+        if name in getattr(item, "fixturenames", ()):
+            state = "running" if server.alive() else "NOT running"
+            report.sections.append((f"postgresql log ({state}; {server.log_path})", server.log_tail()))
 
 
 # -- the QA schema of the example tables ------------------------------------------------------------------

@@ -1,8 +1,8 @@
 """The Docker kit's databases (compose/*.sql, compose/*.sh): the source tables hold exactly the columns the
 policy classifies, the seed is the example shop, and the init scripts the postgres image runs do what the
-pipeline needs, run here against a real PostgreSQL server from the machine's binaries (tests/local_postgres.py):
-Debezium's role and publication, the QA tables, the sink's role whose writes skip the foreign keys that
-every other session must respect, and passwords that are the generated secrets."""
+pipeline needs, run here against a real PostgreSQL server from the machine's binaries (``kit_postgres`` in
+tests/qa_db.py): Debezium's role and publication, the QA tables, the sink's role whose writes skip the
+foreign keys that every other session must respect, and passwords that are the generated secrets."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.local_postgres import LocalPostgres
+from tests.qa_db import PgServer
 
 REPO = Path(__file__).resolve().parent.parent
 COMPOSE = REPO / "compose"
@@ -84,14 +84,14 @@ def test_make_secrets_writes_random_passwords_once(tmp_path: Path) -> None:
 
 
 @pytest.fixture(scope="module")
-def kit_secrets(local_postgres: LocalPostgres) -> Path:
-    root = Path(local_postgres.socket_dir) / "secrets"
+def kit_secrets(kit_postgres: PgServer) -> Path:
+    root = Path(kit_postgres.socket_dir) / "secrets"
     root.mkdir()
     subprocess.run(["sh", str(COMPOSE / "make-secrets.sh"), str(root)], check=True, capture_output=True)
     return root
 
 
-def init_script(pg: LocalPostgres, name: str, db: str, secrets: Path) -> None:
+def init_script(pg: PgServer, name: str, db: str, secrets: Path) -> None:
     """Run compose/<name> as the postgres image does at first start (after creating POSTGRES_DB)."""
     pg.psql(f"CREATE DATABASE {db}")
     bindir = str(pg.bindir)
@@ -104,13 +104,13 @@ def init_script(pg: LocalPostgres, name: str, db: str, secrets: Path) -> None:
 
 
 @pytest.fixture(scope="module")
-def databases(local_postgres: LocalPostgres, kit_secrets: Path) -> LocalPostgres:
-    init_script(local_postgres, "source-init.sh", "shop", kit_secrets)
-    init_script(local_postgres, "qa-init.sh", "qa", kit_secrets)
-    return local_postgres
+def databases(kit_postgres: PgServer, kit_secrets: Path) -> PgServer:
+    init_script(kit_postgres, "source-init.sh", "shop", kit_secrets)
+    init_script(kit_postgres, "qa-init.sh", "qa", kit_secrets)
+    return kit_postgres
 
 
-def test_source_database_holds_the_example_shop_for_debezium(databases: LocalPostgres, kit_secrets: Path) -> None:
+def test_source_database_holds_the_example_shop_for_debezium(databases: PgServer, kit_secrets: Path) -> None:
     pg = databases
     counts = [pg.query(f"SELECT count(*) FROM public.{t}", "shop") for t in TABLES]
     assert counts == ["11", "8", "12"]
@@ -137,7 +137,7 @@ def test_source_database_holds_the_example_shop_for_debezium(databases: LocalPos
 
 @pytest.mark.parametrize("db", ["qa", "qa_avro"])
 def test_qa_sink_writes_in_any_order_while_other_sessions_keep_the_foreign_keys(
-    databases: LocalPostgres, kit_secrets: Path, db: str
+    databases: PgServer, kit_secrets: Path, db: str
 ) -> None:
     pg, password = databases, (kit_secrets / "qa-db-sink-password").read_text()
     assert pg.query("SHOW session_replication_role", db, "qa_sink", password) == "replica"

@@ -106,6 +106,19 @@ def quarantine_producer(config: ProxyConfig, error_cb: ErrorCb | None = None) ->
     return Producer(props)
 
 
+def produce_waiting(producer: Producer, topic: str, keep_waiting: Callable[[], None] = lambda: None,
+                    **record: Any) -> None:
+    """``producer.produce(topic, **record)``; while the local queue is full, serve delivery reports and try
+    again (``keep_waiting`` is called before each wait and raises to give up)."""
+    while True:
+        try:
+            producer.produce(topic, **record)
+            return
+        except BufferError:
+            keep_waiting()
+            producer.poll(0.1)
+
+
 def groupless_reader(props: KafkaProps, group_id: str, offset_reset: str = "earliest") -> dict[str, Any]:
     """Consumer properties for reading with ``assign()`` only: committed data, no offsets committed. (librdkafka
     wants a ``group.id`` even then; this one is never joined.) ``offset_reset``: ``error`` where an offset that
@@ -130,13 +143,13 @@ def target_reader(config: ProxyConfig, scan: bool = False) -> Consumer:
 
 
 def read_target_topic(
-    config: ProxyConfig, topic: str, last: int | None = None
+    config: ProxyConfig, topic: str, last: int | None = None, timeout: float = 30.0
 ) -> list[tuple[bytes | None, bytes | None]]:
     """Every (key, value) of a topic on the target cluster up to its end as of now (``last``: per partition,
     only the last ones), with a reader opened and closed for it."""
     reader = target_reader(config)
     try:
-        return read_to_end(reader, topic, last=last)
+        return read_to_end(reader, topic, timeout, last)
     finally:
         reader.close()
 

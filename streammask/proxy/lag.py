@@ -12,7 +12,7 @@ from typing import Any
 from confluent_kafka import TopicPartition
 
 from streammask.proxy import checkpoint
-from streammask.proxy.clients import read_to_end, source_consumer, target_reader
+from streammask.proxy.clients import read_target_topic, source_consumer
 from streammask.proxy.config import ProxyConfig
 
 Partition = tuple[str, int]
@@ -53,12 +53,8 @@ def lag_rows(config: ProxyConfig, timeout: float = 15.0) -> list[tuple[str, int,
                 if tp.offset >= 0:
                     committed[(tp.topic, tp.partition)] = tp.offset
         else:
-            reader = target_reader(config)
-            try:
-                records = read_to_end(reader, config.checkpoint_topic, timeout)
-                committed = checkpoint.CheckpointState.of(config.group_id, records).offsets
-            finally:
-                reader.close()
+            records = read_target_topic(config, config.checkpoint_topic, timeout=timeout)
+            committed = checkpoint.CheckpointState.of(config.group_id, records).offsets
         rows = []
         for tp in tps:
             low, high = consumer.get_watermark_offsets(tp, timeout=timeout, cached=False)

@@ -35,6 +35,7 @@ from streammask.errors import StreamMaskError
 from streammask.outcome import SourceRecord
 from streammask.pipeline import Addressed
 from streammask.proxy import checkpoint
+from streammask.proxy.clients import produce_waiting
 from streammask.proxy.config import ProxyConfig
 from streammask.proxy.write_errors import kafka_error, unwritable
 
@@ -92,21 +93,8 @@ class Output:
     def produce(self, topic: str, key: bytes | None, value: bytes | None, headers: Headers, partition: int,
                 timestamp: int) -> None:
         """One masked record; ``timestamp`` 0 means the time of producing. Waits while the local queue is full."""
-        while True:
-            try:
-                self.producer.produce(
-                    topic,
-                    key=key,
-                    value=value,
-                    headers=headers,
-                    partition=partition,
-                    timestamp=timestamp,
-                    on_delivery=self._on_delivery,
-                )
-                return
-            except BufferError:  # local queue full: serve delivery reports, then retry
-                self._keep_waiting()
-                self.producer.poll(0.1)
+        produce_waiting(self.producer, topic, self._keep_waiting, key=key, value=value, headers=headers,
+                        partition=partition, timestamp=timestamp, on_delivery=self._on_delivery)
 
     def write(self, item: Addressed) -> None:
         """The pipeline's sink: a masked record, produced with its source record's timestamp (when the

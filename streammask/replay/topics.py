@@ -28,7 +28,7 @@ from streammask.pipeline import Addressed
 from streammask.policy.model import LeakGuardPolicy
 from streammask.proxy import checkpoint
 from streammask.proxy.audit_record import GENESIS, TransactionAudit, build_record
-from streammask.proxy.clients import client_props
+from streammask.proxy.clients import client_props, produce_waiting
 from streammask.proxy.config import ProxyConfig
 
 TXN_TIMEOUT_S = 30.0
@@ -100,14 +100,9 @@ class TopicWriter:
         self._open()
         source = item.source
         ts = source.ts if source.ts is not None and source.ts > 0 else 0
-        while True:
-            try:
-                self.producer.produce(item.topic, key=item.masked.key, value=item.masked.value,
-                                      headers=list(item.headers), partition=item.partition, timestamp=ts,
-                                      on_delivery=self._delivered)
-                return
-            except BufferError:
-                self.producer.poll(0.1)
+        produce_waiting(self.producer, item.topic, key=item.masked.key, value=item.masked.value,
+                        headers=list(item.headers), partition=item.partition, timestamp=ts,
+                        on_delivery=self._delivered)
 
     def commit(self) -> None:
         """Commit the open transaction with its audit record (nothing open: nothing to do)."""
