@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from fake_kafka import FakeCluster, FakeConsumer
+from test_proxy_runner import FIELDS, KEY, KEY_FIELDS, OUT, POLICY, TOPIC  # the customers table the runner tests use
 
 from streammask.bootstrap import MaskingSetup
 from streammask.keys import MasterKey
@@ -25,25 +26,9 @@ try:
 except ImportError:  # tests/ itself is on sys.path
     import events as ev  # type: ignore[no-redef]
 
-KEY = MasterKey(bytes(range(32)), "k1")
-POLICY = b"""
-version: 1
-key: {env: STREAMMASK_TEST_KEY, id: k1}
-tables:
-  public.customers:
-    fields:
-      id:         {strategy: tokenize, domain: customer_id}
-      first_name: {strategy: replace, kind: first_name}
-      last_name:  {strategy: replace, kind: last_name}
-      email:      {strategy: format-preserve}
-"""
-TOPIC = ev.topic("customers")  # dbserver1.public.customers
 OTHER = ev.topic("orders")  # not in the policy: its records are blocked
-TARGET = "staging.public.customers"
+TARGET = OUT  # staging.public.customers
 TARGET_PARTITIONS = {TARGET: 3, "staging.public.orders": 3}
-FIELDS = [ev.col("id", "int32", False), ev.col("first_name", "string", False),
-          ev.col("last_name", "string", False), ev.col("email", "string", False)]
-KEY_FIELDS = [ev.col("id", "int32", False)]
 
 
 def setup_for(key: MasterKey = KEY) -> MaskingSetup:

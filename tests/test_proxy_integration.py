@@ -1155,3 +1155,40 @@ def test_a_metrics_port_in_use_is_named_with_where_it_was_configured(tmp_path: P
     assert proc.returncode == 2, err
     assert f"error: metrics port {port} on 127.0.0.1 (metrics.port in {path}): address already in use" in err
     assert "Traceback" not in err
+
+
+def test_two_clusters_replay_then_run_hands_over_at_the_manifests_ends(
+    kafka_broker: str, second_broker: str, tmp_path: Path
+) -> None:
+    """The key-rotation runbook's rebuild in two-cluster mode: a replay to the new target topics, the new group's
+    offsets set on the source cluster to the manifest's ends (as ``kafka-consumer-groups --reset-offsets``
+    does), then ``run``. A new group has no checkpoint on the target, so ``run`` starts from those offsets:
+    every source record reaches the target once, none twice."""
+    src, out = unique_topic("src"), unique_topic("out")
+    create_topic(kafka_broker, src, 2)
+    create_topic(second_broker, out, 2)
+    records = customer_events(60, partitions=2)
+    produce(kafka_broker, src, records[:40], one_per_batch=True)  # exact end offsets for `--to end`
+    doc = proxy_config(kafka_broker, [src], [(re.escape(src), out)], target=second_broker, max_records=20, max_ms=100)
+    config_path = write_config(tmp_path, doc)
+    manifest = tmp_path / "rebuild.json"
+    proc = cli("replay", "--config", str(config_path), "--to", "end", "--manifest", str(manifest), timeout_s=180)
+    assert proc.returncode == 0, proc.stderr.decode()[-3000:]
+    ends = [TopicPartition(p["topic"], p["partition"], p["end"])
+            for p in json.loads(manifest.read_text())["source"]["partitions"]]
+    assert sum(tp.offset for tp in ends) == 40 and len(distinct_sources(read_topic(second_broker, out))) == 40
+    setter = Consumer({"bootstrap.servers": kafka_broker, "group.id": doc["group_id"], "enable.auto.commit": False})
+    try:
+        setter.commit(offsets=ends, asynchronous=False)
+    finally:
+        setter.close()
+    produce(kafka_broker, src, records[40:], one_per_batch=True)
+
+    with run_proxy(tmp_path, doc) as proxy:
+        proxy.wait_ready(START_S)
+        read_until(second_broker, out, lambda rs: len(distinct_sources(rs)) >= 60, DRAIN_S, "all 60 records")
+        assert proxy.terminate() == 0, proxy.describe()
+    copies = Counter(r.source for r in read_topic(second_broker, out))
+    assert len(copies) == 60 and set(copies.values()) == {1}, {s: n for s, n in copies.items() if n > 1}
+    assert checkpoints(second_broker, doc["checkpoint_topic"], doc["group_id"]) == {
+        (tp.topic, tp.partition): 30 for tp in ends}

@@ -219,3 +219,44 @@ def test_a_replay_to_topics_under_another_secret_with_the_same_key_id_is_refused
            f"{replayed.out} last written under fingerprint {old}" in err, err
     assert len(read_topic(replayed.bootstrap, replayed.out)) == before
     assert not (tmp_path / "m.json").exists()
+
+
+def test_an_acknowledged_rotation_is_recorded_in_the_replays_first_audit_record(
+    replayed: Replayed, tmp_path: Path
+) -> None:
+    """A replay that continues a target topic under a new key, as the config's ``key_rotation`` allows, says so
+    in its first audit record, as ``run`` does: who approved mixing which topics, and the policy before."""
+    rotated_topic = unique_topic("rotated")
+    create_topic(replayed.bootstrap, rotated_topic, PARTITIONS)
+    routed = {**replayed.doc, "routing": [{"match": re.escape(replayed.src), "to": rotated_topic}],
+              "batch": {**replayed.doc.get("batch", {}), "max_records": 100}}
+
+    def chains() -> dict[str, list[dict[str, Any]]]:
+        found: dict[str, list[dict[str, Any]]] = {}
+        for rec in read_topic(replayed.bootstrap, routed["audit_topic"]):
+            doc = json.loads(rec.value) if rec.value else {}
+            if str(doc.get("instance", "")).startswith("replay-"):
+                found.setdefault(doc["instance"], []).append(doc)
+        return {name: sorted(docs, key=lambda d: d["sequence"]) for name, docs in found.items()}
+
+    before = chains()
+    first = replay(replayed, "--manifest", str(tmp_path / "first.json"), config=write_config(tmp_path, routed))
+    assert first.returncode == 0, first.stderr.decode()[-3000:]
+    after_first = chains()
+    policy = tmp_path / "rotated.yaml"
+    policy.write_text(POLICY.read_text().replace("id: \"2026q4\"", "id: \"2027q1\""))
+    ack = {"from_key_id": "2026q4", "to_key_id": "2027q1", "approved_by": "dpo@example.org",
+           "reason": "quarterly rotation"}
+    config = write_config(tmp_path, {**routed, "policy": str(policy), "key_rotation": ack}, "rotated-config.yaml")
+    second = replay(replayed, "--manifest", str(tmp_path / "second.json"), config=config, key_hex=OTHER_KEY_HEX)
+    assert second.returncode == 0, second.stderr.decode()[-3000:]
+    assert "key rotation acknowledged" in second.stderr.decode()
+    after_second = chains()
+    [old] = [docs for name, docs in after_first.items() if name not in before]
+    [new] = [docs for name, docs in after_second.items() if name not in after_first]
+    assert len(old) == len(new) == 3  # 240 records, 100 per transaction
+    assert {a["key_id"] for a in old} == {"2026q4"} and {a["key_id"] for a in new} == {"2027q1"}
+    assert all("key_rotation" not in a and "policy_changed_from" not in a for a in old)
+    assert new[0]["key_rotation"] == {**ack, "target_topics": [rotated_topic]}
+    assert new[0]["policy_changed_from"] == old[0]["policy_sha256"] != new[0]["policy_sha256"]
+    assert all("key_rotation" not in a and "policy_changed_from" not in a for a in new[1:])

@@ -74,6 +74,9 @@ class TopicWriter:
         self._sequence = 0
         self._prev = GENESIS
         self._error: KafkaError | None = None
+        self.notes: dict[str, Any] = {}
+        """What the first audit record notes (an acknowledged ``key_rotation``, ``policy_changed_from``), as
+        ``run``'s first record after a start does."""
         self.unannounced: set[str] = set()
         """Target topics whose ``target/`` checkpoint record (the key and policy they are written under) goes
         into the next commit, so a later ``run`` or replay under another key is refused (``continuity``)."""
@@ -110,7 +113,7 @@ class TopicWriter:
         if txn is None:
             return
         record = build_record(txn, instance=self.instance, sequence=self._sequence + 1, prev_hash=self._prev,
-                              group_id=self.config.group_id)
+                              group_id=self.config.group_id, notes=self.notes)
         self.producer.produce(self.config.audit_topic, key=self.instance.encode(), value=orjson.dumps(record))
         for topic in sorted(self.unannounced):
             self.producer.produce(self.config.checkpoint_topic, key=checkpoint.target_key(self.config.group_id, topic),
@@ -129,6 +132,7 @@ class TopicWriter:
             raise ReplayWriteFailed(f"replay transaction {record['sequence']} failed and was aborted: {exc}") from None
         self._sequence, self._prev = record["sequence"], record["hash"]
         self.unannounced.clear()
+        self.notes = {}
         self._txn, self._records = None, 0
         self.transactions += 1
 
