@@ -1183,6 +1183,8 @@ def test_two_clusters_replay_then_run_hands_over_at_the_manifests_ends(
     finally:
         setter.close()
     produce(kafka_broker, src, records[40:], one_per_batch=True)
+    # `lag` counts from where `run` will start: no checkpoint yet, so the group's offsets
+    assert lag(config_path) == ({(tp.topic, tp.partition): (tp.offset, 30, 30 - tp.offset) for tp in ends}, 20)
 
     with run_proxy(tmp_path, doc) as proxy:
         proxy.wait_ready(START_S)

@@ -48,13 +48,12 @@ def lag_rows(config: ProxyConfig, timeout: float = 15.0) -> list[tuple[str, int,
         topics = sorted(t for t in md.topics if config.matches(t))
         tps = [TopicPartition(t, p) for t in topics for p in sorted(md.topics[t].partitions)]
         committed: dict[tuple[str, int], int] = {}
-        if config.same_cluster:
-            for tp in consumer.committed(tps, timeout=timeout) if tps else []:
-                if tp.offset >= 0:
-                    committed[(tp.topic, tp.partition)] = tp.offset
-        else:
+        for tp in consumer.committed(tps, timeout=timeout) if tps else []:
+            if tp.offset >= 0:
+                committed[(tp.topic, tp.partition)] = tp.offset
+        if not config.same_cluster:  # run resumes from its checkpoints; from the group's offsets where it has none
             records = read_target_topic(config, config.checkpoint_topic, timeout=timeout)
-            committed = checkpoint.CheckpointState.of(config.group_id, records).offsets
+            committed.update(checkpoint.CheckpointState.of(config.group_id, records).offsets)
         rows = []
         for tp in tps:
             low, high = consumer.get_watermark_offsets(tp, timeout=timeout, cached=False)
