@@ -152,7 +152,12 @@ def _varint_read(target: str, ind: str) -> list[str]:
     ]
 
 
-class _ReaderGen:
+class _Gen:
+    """What the reader and the writer generator share: one function for the top schema and one per record
+    (written once, called wherever the record is used); the subclass writes their bodies."""
+
+    prefix = ""
+
     def __init__(self) -> None:
         self.schema = _Schema()
         self.code = _Code()
@@ -161,32 +166,49 @@ class _ReaderGen:
         kind, body = self.schema.resolve(node)
         if kind == "record":
             return self.record(body)
-        name = self.code.var("r")
-        lines = [f"def {name}(d, p):", "    L = len(d)"]
-        lines += self.value(node, "t", "    ")
-        lines.append("    return t, p")
-        self.code.functions.append(lines)
+        name = self.code.var(self.prefix)
+        self.code.functions.append(self.top_function(name, node))
         return name
 
     def record(self, body: dict[str, Any]) -> str:
         done = self.code.by_record.get(id(body))
         if done is not None:
             return done
-        name = self.code.by_record[id(body)] = self.code.var("r")
+        name = self.code.by_record[id(body)] = self.code.var(self.prefix)
         fields = body.get("fields")
         if not isinstance(fields, list):
             raise Unsupported("record without fields")
-        lines = [f"def {name}(d, p):", "    L = len(d)"]
-        items = []
         for f in fields:
             if not isinstance(f, dict) or not isinstance(f.get("name"), str) or "type" not in f:
                 raise Unsupported("field without a name or type")
+        self.code.functions.append(self.record_function(name, fields))
+        return name
+
+    def top_function(self, name: str, node: Any) -> list[str]:
+        raise NotImplementedError
+
+    def record_function(self, name: str, fields: list[dict[str, Any]]) -> list[str]:
+        raise NotImplementedError
+
+    def value(self, node: Any, var: str, ind: str) -> list[str]:
+        raise NotImplementedError
+
+
+class _ReaderGen(_Gen):
+    prefix = "r"
+
+    def top_function(self, name: str, node: Any) -> list[str]:
+        return [f"def {name}(d, p):", "    L = len(d)", *self.value(node, "t", "    "), "    return t, p"]
+
+    def record_function(self, name: str, fields: list[dict[str, Any]]) -> list[str]:
+        lines = [f"def {name}(d, p):", "    L = len(d)"]
+        items = []
+        for f in fields:
             target = self.code.var("v")
             lines += self.value(f["type"], target, "    ")
             items.append(f"{f['name']!r}: {target}")
         lines.append(f"    return {{{', '.join(items)}}}, p")
-        self.code.functions.append(lines)
-        return name
+        return lines
 
     def value(self, node: Any, t: str, ind: str) -> list[str]:
         kind, body = self.schema.resolve(node)
@@ -278,37 +300,20 @@ def _varint_write(expr: str, ind: str) -> list[str]:
             f"{ind}o.append(n)"]
 
 
-class _WriterGen:
-    def __init__(self) -> None:
-        self.schema = _Schema()
-        self.code = _Code()
+class _WriterGen(_Gen):
+    prefix = "w"
 
-    def top(self, node: Any) -> str:
-        kind, body = self.schema.resolve(node)
-        if kind == "record":
-            return self.record(body)
-        name = self.code.var("w")
-        self.code.functions.append([f"def {name}(x, o):", *self.value(node, "x", "    "), "    return"])
-        return name
+    def top_function(self, name: str, node: Any) -> list[str]:
+        return [f"def {name}(x, o):", *self.value(node, "x", "    "), "    return"]
 
-    def record(self, body: dict[str, Any]) -> str:
-        done = self.code.by_record.get(id(body))
-        if done is not None:
-            return done
-        name = self.code.by_record[id(body)] = self.code.var("w")
-        fields = body.get("fields")
-        if not isinstance(fields, list):
-            raise Unsupported("record without fields")
+    def record_function(self, name: str, fields: list[dict[str, Any]]) -> list[str]:
         lines = [f"def {name}(v, o):", f"    if v.__class__ is not dict or len(v) != {len(fields)}:",
                  "        raise Mismatch"]
         for f in fields:
-            if not isinstance(f, dict) or not isinstance(f.get("name"), str) or "type" not in f:
-                raise Unsupported("field without a name or type")
             x = self.code.var("x")
             lines.append(f"    {x} = v[{f['name']!r}]")  # a missing field: KeyError, fastavro's defaults decide
             lines += self.value(f["type"], x, "    ")
-        self.code.functions.append(lines)
-        return name
+        return lines
 
     def value(self, node: Any, x: str, ind: str) -> list[str]:
         kind, body = self.schema.resolve(node)
@@ -374,7 +379,7 @@ class _WriterGen:
         raise Unsupported(kind)  # pragma: no cover - resolve() returns only the kinds above
 
 
-def _build(gen: _ReaderGen | _WriterGen, schema: Any, what: str) -> Any:
+def _build(gen: _Gen, schema: Any, what: str) -> Any:
     try:
         entry = gen.top(schema)
         namespace = {**_namespace(), **gen.code.consts}
