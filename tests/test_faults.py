@@ -205,8 +205,8 @@ def test_a_stopped_static_member_restarted_takes_its_partitions_back(
     takes the partitions over after session.timeout.ms is shown on a full Kafka only:
     test_proxy_integration.py.)
 
-    The leader's restart runs on a full Kafka only: Tansu keeps naming the stopped member's old member id as
-    the leader after the restart replaced it (seen in librdkafka's cgrp debug log: every JoinGroup answers
+    The leader's restart runs on a full Kafka only: Tansu may keep naming the stopped member's old member id
+    as the leader after the restart replaced it (seen in librdkafka's cgrp debug log: every JoinGroup answers
     ``LeaderId <the old id>``), so nobody sends the assignment and every SyncGroup fails with "rebalance in
     progress", for good (tests/broker.py)."""
     bootstrap = kafka_broker
