@@ -213,9 +213,9 @@ def test_a_stopped_static_member_restarted_takes_its_partitions_back(
     if restarted == "leader":
         bootstrap = os.environ.get("STREAMMASK_TEST_BOOTSTRAP", "")
         if not bootstrap:
-            pytest.skip("needs a full Kafka: set STREAMMASK_TEST_BOOTSTRAP=host:port (Tansu keeps naming a restarted "
-                        "static leader's old member id as the group's leader, so the group never settles: "
-                        "tests/broker.py)")
+            pytest.skip("needs a full Kafka: set STREAMMASK_TEST_BOOTSTRAP=host:port (Tansu may keep naming a "
+                        "restarted static leader's old member id as the group's leader, so the group never "
+                        "settles: tests/broker.py)")
     src, out = unique_topic("src"), unique_topic("out")
     create_topic(bootstrap, src, 4)
     create_topic(bootstrap, out, 4)
