@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import orjson
+import pytest
 import yaml
 from confluent_kafka import Consumer, KafkaError, Message, Producer, TopicPartition
 from prometheus_client.parser import text_string_to_metric_families
@@ -48,6 +49,15 @@ Headers = list[tuple[str, bytes | None]]
 
 
 # -- waiting -----------------------------------------------------------------------------------------
+
+
+def full_kafka_or_skip(why: str) -> str:
+    """The bootstrap servers of the full Kafka named by ``STREAMMASK_TEST_BOOTSTRAP``; without one, skips the
+    test saying ``why`` the test broker (Tansu) cannot show what it asserts."""
+    bootstrap = os.environ.get("STREAMMASK_TEST_BOOTSTRAP")
+    if not bootstrap:
+        pytest.skip(f"needs a full Kafka: set STREAMMASK_TEST_BOOTSTRAP=host:port ({why})")
+    return bootstrap
 
 
 def wait_for(condition: Callable[[], T | None], timeout_s: float, what: str, interval_s: float = 0.2) -> T:

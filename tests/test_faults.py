@@ -53,6 +53,7 @@ from tests.proxy_harness import (
     cli,
     customer_events,
     distinct_sources,
+    full_kafka_or_skip,
     produce,
     proxy_config,
     read_topic,
@@ -211,11 +212,8 @@ def test_a_stopped_static_member_restarted_takes_its_partitions_back(
     progress", for good (tests/broker.py)."""
     bootstrap = kafka_broker
     if restarted == "leader":
-        bootstrap = os.environ.get("STREAMMASK_TEST_BOOTSTRAP", "")
-        if not bootstrap:
-            pytest.skip("needs a full Kafka: set STREAMMASK_TEST_BOOTSTRAP=host:port (Tansu may keep naming a "
-                        "restarted static leader's old member id as the group's leader, so the group never "
-                        "settles: tests/broker.py)")
+        bootstrap = full_kafka_or_skip("Tansu may keep naming a restarted static leader's old member id as the "
+                                       "group's leader, so the group never settles: tests/broker.py")
     src, out = unique_topic("src"), unique_topic("out")
     create_topic(bootstrap, src, 4)
     create_topic(bootstrap, out, 4)
@@ -270,11 +268,8 @@ def full_kafka_broker() -> str:
     """A full Kafka, for what static membership shows only there; skipped on the test broker (Tansu neither
     expires nor fences static members: tests/broker.py). The processor-level tests (tests/test_proxy_hang.py)
     cover the rules themselves."""
-    bootstrap = os.environ.get("STREAMMASK_TEST_BOOTSTRAP")
-    if not bootstrap:
-        pytest.skip("needs a full Kafka: set STREAMMASK_TEST_BOOTSTRAP=host:port (Tansu neither expires nor fences "
-                    "static members, so the zombie is never fenced and a second member is never refused)")
-    return bootstrap
+    return full_kafka_or_skip("Tansu neither expires nor fences static members, so the zombie is never fenced "
+                              "and a second member is never refused")
 
 
 @pytest.mark.parametrize("delivery", MODES)
@@ -346,10 +341,8 @@ def test_full_kafka_a_second_static_member_with_the_same_instance_id_fences_the_
     """Full Kafka only (``STREAMMASK_TEST_BOOTSTRAP``): Tansu does not fence static members. The second
     ``run`` with the same instance_id fences the first (FENCED_INSTANCE_ID; transactional: possibly its
     producer first), which exits 1 naming the instance_id; the second takes over; the oracle holds."""
-    bootstrap = os.environ.get("STREAMMASK_TEST_BOOTSTRAP")
-    if not bootstrap:
-        pytest.skip("needs a full Kafka: set STREAMMASK_TEST_BOOTSTRAP=host:port (Tansu does not fence a second "
-                    "static member with the same group.instance.id: tests/broker.py)")
+    bootstrap = full_kafka_or_skip("Tansu does not fence a second static member with the same group.instance.id: "
+                                   "tests/broker.py")
     src, out = unique_topic("src"), unique_topic("out")
     create_topic(bootstrap, src, 2)
     create_topic(bootstrap, out, 2)
