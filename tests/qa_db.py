@@ -32,7 +32,6 @@ import re
 import shutil
 import signal
 import subprocess
-import sys
 import tempfile
 import time
 from collections import Counter
@@ -42,6 +41,8 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 import pytest
+
+from tests.child_process import DIE_WITH_PARENT, stop_process
 
 if TYPE_CHECKING:
     import psycopg
@@ -89,14 +90,6 @@ def find_bindir() -> Path:
     raise PostgresUnavailable(
         "PostgreSQL is not installed (no initdb/postgres in `pg_config --bindir` or /usr/lib/postgresql/*/bin); "
         ".ci/run installs it: apt-get install postgresql")
-
-
-def _die_with_parent() -> None:
-    """In the child, before exec (after the switch of user): SIGTERM it if pytest dies without tearing down."""
-    with contextlib.suppress(Exception):
-        import ctypes
-
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
 @dataclass
@@ -210,7 +203,7 @@ class PgServer:
         self._note(command)
         self.process = subprocess.Popen(
             command, stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT, env=self._env(),
-            preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None,  # noqa: PLW1509
+            preexec_fn=DIE_WITH_PARENT,  # noqa: PLW1509
             **self._user_args(),
         )
         self._wait_ready(timeout_s)
@@ -270,13 +263,7 @@ class PgServer:
     def stop(self) -> None:
         """Fast shutdown (SIGINT), then kill; removes the cluster's files; idempotent."""
         proc, self.process = self.process, None
-        if proc is not None and proc.poll() is None:
-            proc.send_signal(signal.SIGINT)
-            try:
-                proc.wait(STOP_TIMEOUT_S)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(STOP_TIMEOUT_S)
+        stop_process(proc, signal.SIGINT, STOP_TIMEOUT_S)
         if self._log is not None:
             self._log.close()
             self._log = None
