@@ -43,6 +43,12 @@ class Addressed:
     partition: int
     headers: Headers
 
+    @property
+    def timestamp(self) -> int:
+        """The timestamp to produce with: the source record's, or 0 (the time of producing) when it has none."""
+        ts = self.source.ts
+        return ts if ts is not None and ts > 0 else 0
+
 
 class Sink(Protocol):
     def write(self, item: Addressed) -> None: ...

@@ -121,6 +121,18 @@ def test_the_line_sink_writes_the_target_topic_and_partition_with_the_source_off
     assert sink.written == 1
 
 
+@pytest.mark.parametrize(("tstype", "ts", "produced"), [("create", 1_700_000_000_000, 1_700_000_000_000),
+                                                      ("logappend", 5, 5), (None, None, 0), ("create", 0, 0),
+                                                      ("create", -1, 0)])
+def test_kafka_sinks_produce_with_the_source_timestamp_or_the_time_of_producing(
+    tstype: str | None, ts: int | None, produced: int
+) -> None:
+    """Output and replay's TopicWriter produce with ``Addressed.timestamp``: 0 lets the producer stamp the time."""
+    source = record(1)
+    source = SourceRecord(source.coordinates, source.key, source.value, source.headers, tstype, ts)
+    assert addressed(MaskStep(masker())(source)).timestamp == produced
+
+
 def test_lines_that_are_not_records_come_out_of_the_line_source_as_unreadable_with_their_line_number() -> None:
     good = orjson.dumps({"topic": TOPIC, "partition": 0, "offset": 1, "key": None, "payload": None})
     items = list(line_source(io.BytesIO(b"\n".join([good, b"{not json", b"", b'{"topic": "t"}']))))

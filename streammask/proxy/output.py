@@ -100,11 +100,11 @@ class Output:
         """The pipeline's sink: a masked record, produced with its source record's timestamp (when the
         source gave one; otherwise the time of producing)."""
         source = item.source
-        ts = source.ts if source.ts is not None and source.ts > 0 else 0
         if item.topic not in self._source_of:
             self._source_of[item.topic] = source.coordinates.topic
         try:
-            self.produce(item.topic, item.masked.key, item.masked.value, list(item.headers), item.partition, ts)
+            self.produce(item.topic, item.masked.key, item.masked.value, list(item.headers), item.partition,
+                         item.timestamp)
         except KafkaException as exc:
             err = kafka_error(exc)
             problem = None if err is None else unwritable(self.config, err, item.topic, source.coordinates.topic)

@@ -101,10 +101,8 @@ class TopicWriter:
 
     def write(self, item: Addressed) -> None:
         self._open()
-        source = item.source
-        ts = source.ts if source.ts is not None and source.ts > 0 else 0
         produce_waiting(self.producer, item.topic, key=item.masked.key, value=item.masked.value,
-                        headers=list(item.headers), partition=item.partition, timestamp=ts,
+                        headers=list(item.headers), partition=item.partition, timestamp=item.timestamp,
                         on_delivery=self._delivered)
 
     def commit(self) -> None:
