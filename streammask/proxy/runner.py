@@ -330,7 +330,7 @@ class Proxy:
         code = err.code()
         if code == KafkaError._PARTITION_EOF:
             return
-        if err.fatal() or err.code() == KafkaError.FENCED_INSTANCE_ID:
+        if err.fatal() or code == KafkaError.FENCED_INSTANCE_ID:
             problem = self._fenced(err) or (self._fenced(self._fence) if self._fence is not None else None)
             if problem is not None:  # another process uses this instance_id: no abort, no retry
                 raise problem
