@@ -50,6 +50,16 @@ class Assessment:
     policy_from: str | None
     """The policy sha256 written under before, when it is not the one in force."""
 
+    def notes(self) -> dict[str, Any]:
+        """What the first audit record after the start notes (``build_record``'s ``notes``): the acknowledged
+        ``key_rotation`` and ``policy_changed_from``, each when it applies."""
+        notes: dict[str, Any] = {}
+        if self.rotation is not None:
+            notes["key_rotation"] = self.rotation.audit()
+        if self.policy_from is not None:
+            notes["policy_changed_from"] = self.policy_from
+        return notes
+
 
 def predates_key_ids(state: CheckpointState) -> bool:
     """Audit heads without key ids and no target records: checkpoints of a streammask before key checks,

@@ -190,15 +190,14 @@ class Proxy:
         found = assess(state, group=cfg.group_id, instance=cfg.instance_id, key_id=key_id,
                                   policy_sha256=policy, targets=targets, rotation=cfg.key_rotation, legacy=legacy,
                                   key_fingerprint=self.setup.key.fingerprint)
-        if found.rotation is not None:
-            self._notes["key_rotation"] = note = found.rotation.audit()
+        self._notes = found.notes()
+        if "key_rotation" in self._notes:
             log.warning("key rotation acknowledged: target topics continue under a new key, mixing two mappings",
-                        extra={"fields": {"group": cfg.group_id, **note}})
+                        extra={"fields": {"group": cfg.group_id, **self._notes["key_rotation"]}})
         elif cfg.key_rotation is not None:
             log.info("key_rotation has nothing to acknowledge: no target topic was written under another key; "
                      "remove it once every instance has started", extra={"fields": {"group": cfg.group_id}})
         if found.policy_from is not None:
-            self._notes["policy_changed_from"] = found.policy_from
             log.warning(f"policy changed from {found.policy_from} to {policy}", extra={"fields": {
                 "group": cfg.group_id, "from_policy_sha256": found.policy_from, "policy_sha256": policy}})
             self.metrics.policy_changed.labels(cfg.instance_id, found.policy_from, policy).set(time.time())

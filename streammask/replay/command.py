@@ -99,7 +99,8 @@ def _replay(args: argparse.Namespace, config: ProxyConfig, setup: MaskingSetup) 
             writer = TopicWriter(config, replay_producer(config), f"replay-{replay_id}", setup.loaded.sha256,
                                  setup.key.key_id, setup.loaded.policy.leak_guard,
                                  key_fingerprint=setup.key.fingerprint)
-            writer.unannounced, writer.notes = _check_key(config, setup, set(partitions), writer.instance)
+            writer.notes = _check_key(config, setup, set(partitions), writer.instance)
+            writer.unannounced = set(partitions)
             writer.start()
             try:
                 run = replay(consumer, config, setup, ranges, start=start, end=end, target_partitions=partitions,
@@ -137,29 +138,23 @@ def _warn_clamped(start: Spec, end: Spec, ranges: Ranges) -> None:
                       f"[{r.low}, {r.high}); read from {r.start} to {r.end}", file=sys.stderr)
 
 
-def _check_key(
-    config: ProxyConfig, setup: MaskingSetup, targets: set[str], instance: str
-) -> tuple[set[str], dict[str, Any]]:
-    """As ``run`` at start (the same ``assess``): refuse (``KeyChanged``) to write target topics last written
-    under another key id or key material unless the config's ``key_rotation`` acknowledges it. Returns the
-    targets to record the key for, and what the first audit record notes, as ``run``'s does: the acknowledged
-    rotation (``key_rotation``) and the policy the targets were last written under when it is another one
-    (``policy_changed_from``)."""
+def _check_key(config: ProxyConfig, setup: MaskingSetup, targets: set[str], instance: str) -> dict[str, Any]:
+    """As ``run`` at start (the same ``assess``): refuse (``KeyChanged``) to write ``targets`` when they were last
+    written under another key id or key material, unless the config's ``key_rotation`` acknowledges it. Returns
+    what the first audit record notes, as ``run``'s does (``Assessment.notes``)."""
     state = CheckpointState.of(config.group_id, read_target_topic(config, config.checkpoint_topic))
     policy = setup.loaded.sha256
     found = assess(state, group=config.group_id, instance=instance, key_id=setup.key.key_id, policy_sha256=policy,
                    targets=targets, rotation=config.key_rotation, key_fingerprint=setup.key.fingerprint)
-    notes: dict[str, Any] = {}
-    if found.rotation is not None:
-        notes["key_rotation"] = found.rotation.audit()
+    notes = found.notes()
+    if "key_rotation" in notes:
         log.warning("key rotation acknowledged: the replay continues target topics written under another key",
                     extra={"fields": {"group": config.group_id, **notes["key_rotation"]}})
     if found.policy_from is not None:
-        notes["policy_changed_from"] = found.policy_from
         log.warning(f"policy changed from {found.policy_from} to {policy}: the replay writes target topics last "
                     "written under another policy", extra={"fields": {
                         "group": config.group_id, "from_policy_sha256": found.policy_from, "policy_sha256": policy}})
-    return targets, notes
+    return notes
 
 
 def _summary(run: ReplayRun, elapsed: float, where: str, manifest_path: Path, stream: IO[str]) -> None:
